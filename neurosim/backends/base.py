@@ -1,0 +1,168 @@
+"""Host-side state shared by every backend: arrays, ring buffer, device inputs, records.
+
+A backend subclasses :class:`HostBackend` and implements ``run_steps``; the
+simulation loop knows backends only through :meth:`HostBackend.run` and the state
+accessors.  Nothing here imports numba or cupy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..network.build import propagator_rows
+from ..network.inputs import CurrentInputs, PoissonInputs
+
+
+class RecordPlan:
+    """Where recorded state samples go: one column per (variable, neuron) entry.
+
+    The kernel writes the sample of entry ``e`` taken at the end of step ``k``
+    (when ``(k + 1) % every[e] == 0``) into ``buf[(k + 1) // every[e] - k0 // every[e]
+    - 1, e]``, for a chunk that starts at step ``k0``.
+
+    Parameters
+    ----------
+    built : Built
+    record_specs : list of StateRecordSpec
+    """
+
+    def __init__(self, built, record_specs):
+        from ..models import get_model
+
+        self.groups = []  # (population, variable, column slice, every, ids, dtype)
+        nidx, row, every = [], [], []
+        for rs in record_specs:
+            lay = built.layouts[rs.population]
+            model = get_model(lay.model)
+            k = int(round(rs.interval / built.dt))
+            for var in rs.variables:
+                r = -1 if var == "V_m" else model.syn_state.index(var)
+                c0 = len(nidx)
+                nidx.extend((lay.n0 + rs.neurons).tolist())
+                row.extend([r] * len(rs.neurons))
+                every.extend([k] * len(rs.neurons))
+                self.groups.append(
+                    (rs.population, var, slice(c0, len(nidx)), k, rs.neurons, rs.dtype)
+                )
+        self.nidx = np.asarray(nidx, np.int64)
+        self.row = np.asarray(row, np.int64)
+        self.every = np.asarray(every, np.int64) if every else np.ones(0, np.int64)
+        self.buf = np.zeros((0, len(self.nidx)))
+        self.k0 = 0
+
+    @property
+    def n_entries(self) -> int:
+        return len(self.nidx)
+
+    def begin(self, k0, nsteps):
+        """Allocate the buffer for a chunk of ``nsteps`` steps from ``k0``."""
+        self.k0 = k0
+        rows = nsteps if self.n_entries else 0
+        if self.buf.shape[0] < rows:
+            self.buf = np.zeros((rows, self.n_entries))
+
+    def sample(self, k, V, syn):
+        """Numpy path: take the samples due at the end of step ``k``."""
+        if not self.n_entries:
+            return
+        due = ((k + 1) % self.every) == 0
+        if not due.any():
+            return
+        e = np.nonzero(due)[0]
+        r = (k + 1) // self.every[e] - self.k0 // self.every[e] - 1
+        vals = np.where(self.row[e] < 0, V[self.nidx[e]], syn[np.maximum(self.row[e], 0),
+                                                               self.nidx[e]])
+        self.buf[r, e] = vals
+
+    def chunk_samples(self, k0, nsteps):
+        """Per group: (population, variable, samples array [t, n], first sample step)."""
+        out = []
+        for pop, var, cols, k, ids, dtype in self.groups:
+            n = (k0 + nsteps) // k - k0 // k
+            first = (k0 // k + 1) * k - 1
+            out.append((pop, var, self.buf[:n, cols].astype(dtype), first))
+        return out
+
+
+class HostBackend:
+    """State arrays and device inputs of one simulation; subclasses advance them.
+
+    Attributes
+    ----------
+    V : ndarray, shape (N,)
+        Membrane potentials (mV).
+    syn : ndarray, shape (S_MAX, N)
+        Synaptic states (pA or nS).
+    refr : ndarray of int32, shape (N,)
+        Remaining refractory steps.
+    ring_flat : ndarray, shape (L * 2 * N,)
+        Ring buffer of synaptic input, slot ``(k % L) * 2N + receptor * N + neuron``.
+    """
+
+    name = "base"
+
+    def __init__(self, built, record_plan):
+        b = self.built = built
+        self.dt = b.dt
+        self.N = b.n_neurons
+        self.V = b.V.copy()
+        self.syn = b.syn.copy()
+        self.refr = b.refr.copy()
+        self.prop = {k: v.copy() for k, v in b.prop.items()}
+        self.L = b.max_delay + 1
+        self.NR = 2 * self.N
+        self.ring_flat = np.zeros(self.L * self.NR)
+        gid = np.zeros(self.N, np.int64)
+        for lay in b.layouts.values():
+            if lay.kind == "neuron":
+                gid[lay.n0: lay.n0 + lay.size] = lay.gid0 + np.arange(lay.size)
+        self.neuron_gid = gid
+        self.sg_steps, self.sg_gids = b.sg_steps, b.sg_gids
+        self.pois = PoissonInputs(b)
+        self.cur = CurrentInputs(b)
+        self.rec = record_plan
+        self.setup()
+
+    def setup(self):
+        """Backend-specific preparation (copy arrays to a device, compile ...)."""
+
+    def refresh_propagators(self):
+        """Called after propagator rows changed (``Simulation.set``)."""
+
+    def run(self, k0, nsteps):
+        """Advance steps ``[k0, k0 + n)`` with ``n <= nsteps``.
+
+        Returns
+        -------
+        spike_steps, spike_gids : ndarray of int64
+            Spikes of neurons and spike generators, by step then gid.
+        n : int
+            Steps actually done (a backend may stop early when its spike buffer fills).
+        """
+        amp, base = self.cur.table(k0, nsteps)
+        self.rec.begin(k0, nsteps)
+        return self.run_steps(k0, nsteps, amp, base, self.rec)
+
+    def run_steps(self, k0, nsteps, amp, amp_base, rec):
+        raise NotImplementedError
+
+    # -- access ----------------------------------------------------------------------
+
+    def sync_to_host(self):
+        """Make ``V``, ``syn``, ``refr`` and ``ring_flat`` current (device backends)."""
+
+    def sync_to_device(self):
+        """Push host-side changes of the state arrays (device backends)."""
+
+    def set_params(self, pop_name, model, params):
+        """Recompute the propagator rows of one population from new parameter arrays."""
+        lay = self.built.layouts[pop_name]
+        rows = propagator_rows(model, params, self.dt)
+        n = len(rows["P_VV"])
+        if n != (lay.size if lay.heterogeneous else 1):
+            # a population switching between shared and per-neuron parameters
+            raise ValueError("cannot change whether parameters are shared per population")
+        sl = slice(lay.prop_row0, lay.prop_row0 + n)
+        for k, v in rows.items():
+            self.prop[k][sl] = v
+        self.refresh_propagators()

@@ -1,0 +1,243 @@
+"""Recordings in HDF5 (the only module of the package that imports h5py).
+
+Layout (SONATA's spike and report layouts, so libsonata, bluepysnap and bmtk read it):
+
+``/spikes/<population>/timestamps``  float64 (ms), ``units`` = "ms"
+``/spikes/<population>/node_ids``    uint64, population-local ids
+``/spikes/<population>`` attribute ``sorting``: HDF5 enum {none: 0, by_id: 1, by_time: 2}
+``/report/<population>/<variable>/data``  [time, recorded neuron], ``units``
+``/report/<population>/<variable>/mapping/{node_ids, index_pointers, element_ids, time}``
+   with ``time = [start, stop, step]`` (ms)
+root attributes: ``neurosim_version``, ``dt``, ``seed``, ``backend``, ``ranks``,
+``complete``, ``t_stop`` (ms simulated so far), ``network`` (the network file text).
+
+A sample stamped ``t`` is the state at the end of the step ``(t - dt, t]``; a spike is
+stamped at the end of the step in which it happened (NEST's conventions).
+
+The writer appends a chunk every few hundred steps and flushes it.  The file is
+written with ``libver="latest"`` in SWMR mode, so every flushed chunk stays readable
+after a crash: open such a file with ``h5py.File(path, "r", swmr=True)``
+(:func:`open_recording` does this when a plain open fails).
+"""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+
+SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
+
+
+class OutputError(Exception):
+    """The output file cannot be written (exists, in use, unwritable)."""
+
+
+def check_output(path, overwrite):
+    """Refuse an existing output unless ``overwrite``; refuse an unwritable folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a directory, expected an output file name")
+    if os.path.exists(path) and not overwrite:
+        raise OutputError(f"{path}: already exists; pass --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{path}: folder {folder} is not writable")
+
+
+class Writer:
+    """Streams spikes and state samples of one simulation into one HDF5 file."""
+
+    def __init__(self, path, spec, backend, spike_pops, record_plan, units, version):
+        self.path = os.fspath(path)
+        self.spike_pops = list(spike_pops)
+        self.groups = record_plan.groups
+        self.dt = spec.dt
+        try:
+            f = h5py.File(self.path, "w", libver="latest")
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot create ({_why(exc)})") from None
+        with f:
+            a = f.attrs
+            a["neurosim_version"] = version
+            a["dt"] = spec.dt
+            a["seed"] = spec.seed
+            a["backend"] = backend
+            a["ranks"] = 1
+            a["complete"] = False
+            a["t_stop"] = 0.0
+            a["network"] = spec.source_text
+            a["network_name"] = spec.name
+            sp = f.create_group("spikes")
+            for pop in self.spike_pops:
+                g = sp.create_group(pop)
+                g.attrs.create("sorting", 2, dtype=SORTING)
+                t = g.create_dataset("timestamps", (0,), np.float64, maxshape=(None,),
+                                     chunks=(65536,))
+                t.attrs["units"] = "ms"
+                g.create_dataset("node_ids", (0,), np.uint64, maxshape=(None,), chunks=(65536,))
+            rep = f.create_group("report")
+            for pop, var, cols, every, ids, dtype in self.groups:
+                g = rep.require_group(pop).create_group(var)
+                n = len(ids)
+                rows = max(1, min(1024, (1 << 20) // max(1, n)))
+                d = g.create_dataset("data", (0, n), dtype, maxshape=(None, n),
+                                     chunks=(rows, n))
+                d.attrs["units"] = units(pop, var)
+                m = g.create_group("mapping")
+                m.create_dataset("node_ids", data=np.asarray(ids, np.uint64))
+                m.create_dataset("index_pointers", data=np.arange(n + 1, dtype=np.uint64))
+                m.create_dataset("element_ids", data=np.zeros(n, np.uint32))
+                tm = m.create_dataset("time", data=np.array([every * self.dt, every * self.dt,
+                                                             every * self.dt]))
+                tm.attrs["units"] = "ms"
+        self.f = None
+
+    # A segment (Simulation.run) opens the file, appends and closes it, so that the
+    # recording can be read between segments.
+    def begin_segment(self):
+        try:
+            self.f = h5py.File(self.path, "a", libver="latest")
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot open for writing ({_why(exc)})") from None
+        self.f.attrs["complete"] = False
+        self.f.swmr_mode = True
+        self.f.flush()
+
+    def append(self, spikes, samples, t_now):
+        """Append one chunk.
+
+        Parameters
+        ----------
+        spikes : dict of population -> (times ms float64, local ids uint64)
+        samples : list of (population, variable, array [t, n], first sample step)
+        t_now : float
+            Simulated time reached (ms).
+        """
+        f = self.f
+        for pop, (t, ids) in spikes.items():
+            if not len(t):
+                continue
+            g = f["spikes"][pop]
+            for name, arr in (("timestamps", t), ("node_ids", ids)):
+                d = g[name]
+                n = d.shape[0]
+                d.resize((n + len(arr),))
+                d[n:] = arr
+        for pop, var, arr, first in samples:
+            if not arr.shape[0]:
+                continue
+            g = f["report"][pop][var]
+            d = g["data"]
+            n = d.shape[0]
+            if n == 0:
+                g["mapping"]["time"][0] = (first + 1) * self.dt
+            d.resize((n + arr.shape[0], d.shape[1]))
+            d[n:] = arr
+            tm = g["mapping"]["time"]
+            tm[1] = tm[0] + (n + arr.shape[0]) * tm[2]
+        f.attrs["t_stop"] = t_now
+        f.flush()
+
+    def end_segment(self, complete=True):
+        if self.f is None:
+            return
+        try:
+            self.f.attrs["complete"] = bool(complete)
+            self.f.flush()
+        finally:
+            self.f.close()
+            self.f = None
+
+
+def _why(exc):
+    text = str(exc)
+    if "lock" in text.lower() or "already open" in text.lower():
+        return "the file is in use by another run"
+    return text
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class Recording:
+    """A recording opened for reading (see :func:`open_recording`).
+
+    Attributes
+    ----------
+    attrs : dict
+        Root attributes (dt, seed, backend, complete, t_stop, network ...).
+    spike_populations, report_populations : list of str
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"{self.path}: no such recording")
+        try:
+            self._f = h5py.File(self.path, "r", locking=False)
+        except OSError:
+            # a writer was killed: the SWMR flags are still set; read what was flushed
+            self._f = h5py.File(self.path, "r", swmr=True, locking=False)
+        f = self._f
+        self.attrs = {k: _py(v) for k, v in f.attrs.items()}
+        self.spike_populations = list(f["spikes"]) if "spikes" in f else []
+        self.report_populations = list(f["report"]) if "report" in f else []
+
+    def close(self):
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.attrs.get("complete", False))
+
+    def spikes(self, population):
+        """Spike times (ms, float64) and population-local ids (int64) of one population."""
+        g = self._f["spikes"][population]
+        return g["timestamps"][()], g["node_ids"][()].astype(np.int64)
+
+    def spike_chunks(self, population, chunk=1 << 20):
+        """Iterate (times, ids) in chunks of at most ``chunk`` spikes (bounded memory)."""
+        g = self._f["spikes"][population]
+        n = g["timestamps"].shape[0]
+        for a in range(0, n, chunk):
+            yield g["timestamps"][a: a + chunk], g["node_ids"][a: a + chunk].astype(np.int64)
+
+    def n_spikes(self, population) -> int:
+        return int(self._f["spikes"][population]["timestamps"].shape[0])
+
+    def variables(self, population):
+        return list(self._f["report"][population])
+
+    def report(self, population, variable):
+        """Recorded state: times (ms, [t]), data ([t, n]) and node ids ([n])."""
+        g = self._f["report"][population][variable]
+        data = g["data"][()]
+        start, _stop, step = g["mapping"]["time"][()]
+        times = start + step * np.arange(data.shape[0])
+        return times, data, g["mapping"]["node_ids"][()].astype(np.int64)
+
+    def units(self, population, variable):
+        return _py(self._f["report"][population][variable]["data"].attrs.get("units", ""))
+
+
+def open_recording(path) -> Recording:
+    """Open a recording for reading (also one whose writer was killed)."""
+    return Recording(path)
+
+
+def _py(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

@@ -1,0 +1,1 @@
+"""Network files, connectivity rules and building."""

@@ -1,0 +1,770 @@
+"""Network files (YAML with units) -> a validated :class:`NetworkSpec` in internal units.
+
+The reader never evaluates anything: YAML is read with the safe loader (no tags that
+construct Python objects), quantities are parsed by :mod:`neurosim.units`, and every
+problem is reported as a :class:`SpecError` naming the file, the field and what was
+expected.  The schema is checked by hand rather than by a schema library because the
+allowed keys depend on the model a population names, and because the messages must
+say "did you mean" for misspelt names.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from ..models import MODEL_NAMES, get_model
+from ..models.devices import DEVICES
+from ..units import UnitError, describe, dimension_of_unit, parse_quantity
+
+MAX_SIZE = 2_000_000_000
+MAX_DEPTH = 64
+
+RULES = {
+    "all_to_all": {},
+    "one_to_one": {},
+    "pairwise_bernoulli": {"p": "dimensionless"},
+    "fixed_indegree": {"k": "int"},
+    "fixed_outdegree": {"k": "int"},
+    "fixed_total_number": {"n": "int"},
+    "from_file": {"path": "str"},
+}
+RULE_FLAGS = ("allow_autapses", "allow_multapses")
+
+
+class SpecError(Exception):
+    """A network file is invalid: names the file, the field and what was expected."""
+
+    def __init__(self, file, field_path, message):
+        self.file = str(file) if file else "<network>"
+        self.field = field_path
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self):
+        if self.field:
+            return f"{self.file}: {self.field}: {self.message}"
+        return f"{self.file}: {self.message}"
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Value:
+    """A constant or a distribution, in internal units.
+
+    ``kind`` is ``const`` (args: value), ``uniform`` (low, high), ``normal``
+    (mean, std, low, high; bounds redrawn as NEST does) or ``lognormal`` (mu, sigma of
+    the underlying normal; the value is ``exp(N(mu, sigma))`` in the internal unit).
+    """
+
+    kind: str
+    args: tuple
+
+    @property
+    def is_const(self) -> bool:
+        return self.kind == "const"
+
+    def min_possible(self) -> float:
+        if self.kind == "const":
+            return self.args[0]
+        if self.kind == "uniform":
+            return self.args[0]
+        if self.kind == "normal":
+            return self.args[2]
+        return 0.0
+
+    def max_possible(self) -> float:
+        if self.kind == "const":
+            return self.args[0]
+        if self.kind == "uniform":
+            return self.args[1]
+        if self.kind == "normal":
+            return self.args[3]
+        return math.inf
+
+
+@dataclass
+class PopulationSpec:
+    """One population: neurons of one model, or a device."""
+
+    name: str
+    size: int
+    model: str
+    kind: str  # "neuron", "poisson", "spikes", "current"
+    params: dict  # name -> Value (neurons) or float / list (devices)
+    initial: dict  # state name -> Value
+    field: str
+
+
+@dataclass
+class ProjectionSpec:
+    """One projection from one population to one population."""
+
+    index: int
+    name: str
+    pre: str
+    post: str
+    rule: str
+    rule_args: dict
+    weight: Value
+    delay: Value
+    receptor: str | None
+    allow_autapses: bool
+    allow_multapses: bool
+    field: str
+
+
+@dataclass
+class StateRecordSpec:
+    population: str
+    variables: list
+    neurons: object  # numpy int array of population-local ids
+    interval: float
+    dtype: str
+    field: str
+
+
+@dataclass
+class NetworkSpec:
+    """A validated network, all quantities in internal units (ms, mV, pA, pF, nS, Hz)."""
+
+    name: str
+    dt: float
+    duration: float
+    seed: int
+    populations: dict
+    projections: list
+    record_spikes: list
+    record_state: list
+    source_text: str = ""
+    path: str = ""
+    base_dir: str = "."
+    warnings: list = field(default_factory=list)
+
+    @property
+    def neuron_populations(self):
+        return [p for p in self.populations.values() if p.kind == "neuron"]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _suggest(name, options):
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    opts = ", ".join(sorted(str(o) for o in options))
+    return f"{hint}; expected one of: {opts}" if opts else hint
+
+
+class _Ctx:
+    def __init__(self, file):
+        self.file = file
+        self.warnings = []
+
+    def err(self, path, message):
+        return SpecError(self.file, path, message)
+
+
+def _mapping(ctx, obj, path, what="a mapping"):
+    if not isinstance(obj, dict):
+        raise ctx.err(path, f"expected {what}, got {_show(obj)}")
+    for k in obj:
+        if not isinstance(k, str):
+            raise ctx.err(path, f"keys must be names (strings), got {_show(k)}")
+    return obj
+
+
+def _show(obj):
+    if obj is None:
+        return "nothing (null)"
+    text = repr(obj)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(obj).__name__} {text}"
+
+
+def _check_keys(ctx, obj, path, allowed, required=()):
+    for k in obj:
+        if k not in allowed:
+            raise ctx.err(_join(path, k), "unknown key" + _suggest(k, allowed))
+    for k in required:
+        if k not in obj:
+            raise ctx.err(_join(path, k), "required key is missing")
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else str(key)
+
+
+def _quantity(ctx, value, dimension, path):
+    if isinstance(value, (dict, list)):
+        raise ctx.err(path, f"expected {describe(dimension)}, got {_show(value)}")
+    try:
+        out = parse_quantity(value, dimension)
+    except UnitError as exc:
+        raise ctx.err(path, str(exc)) from None
+    return out
+
+
+def _finite(ctx, x, path):
+    if not math.isfinite(x):
+        raise ctx.err(path, f"expected a finite value, got {x}")
+    return x
+
+
+def _int(ctx, value, path, minimum=0, maximum=MAX_SIZE):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ctx.err(path, f"expected an integer, got {_show(value)}")
+    if isinstance(value, str):
+        try:
+            value = float(value) if re.search(r"[.eE]", value) else int(value)
+        except ValueError:
+            raise ctx.err(path, f"expected an integer, got {_show(value)}") from None
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise ctx.err(path, f"expected an integer, got {value!r}")
+        value = int(value)
+    if value < minimum:
+        raise ctx.err(path, f"expected an integer >= {minimum}, got {value}")
+    if value > maximum:
+        raise ctx.err(path, f"expected an integer <= {maximum}, got {value}")
+    return value
+
+
+def _bool(ctx, value, path):
+    if not isinstance(value, bool):
+        raise ctx.err(path, f"expected true or false, got {_show(value)}")
+    return value
+
+
+def parse_value(ctx, value, dimension, path) -> Value:
+    """A constant or a distribution of a quantity with ``dimension``."""
+    if isinstance(value, dict):
+        if len(value) != 1:
+            raise ctx.err(
+                path, "a distribution is one key: uniform, normal or lognormal"
+            )
+        kind, args = next(iter(value.items()))
+        p = _join(path, kind)
+        if kind == "uniform":
+            if isinstance(args, list) and len(args) == 2:
+                lo, hi = args
+            elif isinstance(args, dict):
+                _check_keys(ctx, args, p, ("low", "high"), ("low", "high"))
+                lo, hi = args["low"], args["high"]
+            else:
+                raise ctx.err(p, f"expected [low, high], got {_show(args)}")
+            lo = _finite(ctx, _quantity(ctx, lo, dimension, p), p)
+            hi = _finite(ctx, _quantity(ctx, hi, dimension, p), p)
+            if not lo <= hi:
+                raise ctx.err(p, f"expected low <= high, got [{lo}, {hi}]")
+            return Value("uniform", (lo, hi))
+        if kind == "normal":
+            if isinstance(args, list) and len(args) == 2:
+                args = {"mean": args[0], "std": args[1]}
+            if not isinstance(args, dict):
+                raise ctx.err(p, f"expected {{mean, std[, min, max]}}, got {_show(args)}")
+            _check_keys(ctx, args, p, ("mean", "std", "min", "max"), ("mean", "std"))
+            mean = _finite(ctx, _quantity(ctx, args["mean"], dimension, _join(p, "mean")), p)
+            std = _finite(ctx, _quantity(ctx, args["std"], dimension, _join(p, "std")), p)
+            if std < 0:
+                raise ctx.err(_join(p, "std"), f"expected std >= 0, got {std}")
+            lo = _quantity(ctx, args.get("min", -math.inf), dimension, _join(p, "min"))
+            hi = _quantity(ctx, args.get("max", math.inf), dimension, _join(p, "max"))
+            if not lo < hi:
+                raise ctx.err(p, f"expected min < max, got {lo}, {hi}")
+            return Value("normal", (mean, std, lo, hi))
+        if kind == "lognormal":
+            if not isinstance(args, dict):
+                raise ctx.err(p, f"expected {{mean, std}} or {{mu, sigma}}, got {_show(args)}")
+            if "mu" in args:
+                _check_keys(ctx, args, p, ("mu", "sigma"), ("mu", "sigma"))
+                mu = _finite(ctx, _quantity(ctx, args["mu"], "dimensionless", p), p)
+                sigma = _finite(ctx, _quantity(ctx, args["sigma"], "dimensionless", p), p)
+            else:
+                _check_keys(ctx, args, p, ("mean", "std"), ("mean", "std"))
+                m = _finite(ctx, _quantity(ctx, args["mean"], dimension, _join(p, "mean")), p)
+                s = _finite(ctx, _quantity(ctx, args["std"], dimension, _join(p, "std")), p)
+                if m <= 0:
+                    raise ctx.err(_join(p, "mean"), f"expected a positive mean, got {m}")
+                sigma = math.sqrt(math.log1p((s / m) ** 2))
+                mu = math.log(m) - 0.5 * sigma * sigma
+            if sigma < 0:
+                raise ctx.err(p, f"expected sigma >= 0, got {sigma}")
+            return Value("lognormal", (mu, sigma))
+        raise ctx.err(p, "unknown distribution" + _suggest(kind, ("uniform", "normal", "lognormal")))
+    return Value("const", (_quantity(ctx, value, dimension, path),))
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader: no tag can construct a Python object."""
+
+
+def read_yaml(path):
+    """Read a YAML document safely; errors name the file and the line."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise SpecError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise SpecError(path, None, "is a directory, expected a network file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(path, None, f"not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise SpecError(path, None, f"cannot read: {exc.strerror}") from None
+    return text, parse_yaml_text(text, path)
+
+
+def parse_yaml_text(text, path="<network>"):
+    try:
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "could not determine a constructor" in str(problem):
+            problem = f"{problem} (tags that build Python objects are never accepted)"
+        raise SpecError(path, None, f"YAML error at {where}{problem}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(path, None, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise SpecError(path, None, "YAML nesting is too deep") from None
+    if doc is None:
+        raise SpecError(path, None, "the file is empty; expected a network (populations: ...)")
+    if not isinstance(doc, dict):
+        raise SpecError(path, None, f"expected a mapping at the top level, got {_show(doc)}")
+    _check_depth(doc, path)
+    return doc
+
+
+def _check_depth(doc, path):
+    stack = [(doc, 0)]
+    seen = set()
+    while stack:
+        obj, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(path, None, f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(obj, (dict, list)):
+            if id(obj) in seen:  # YAML aliases share objects: walk each once
+                continue
+            seen.add(id(obj))
+            items = obj.values() if isinstance(obj, dict) else obj
+            stack.extend((v, depth + 1) for v in items)
+
+
+def apply_overrides(doc, overrides, path):
+    """Apply ``--set a.b.c=value`` overrides (values read as YAML scalars) in place."""
+    for item in overrides or ():
+        if "=" not in item:
+            raise SpecError(path, f"--set {item}", "expected KEY=VALUE, e.g. populations.E.size=800")
+        key, text = item.split("=", 1)
+        value = parse_yaml_text(f"v: {text}" if text.strip() else "v: null", f"--set {key}")["v"]
+        parts = key.strip().split(".")
+        node = doc
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            where = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                if not re.fullmatch(r"\d+", part) or int(part) >= len(node):
+                    raise SpecError(path, f"--set {where}", f"no list item {part!r}")
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise SpecError(path, f"--set {where}", "cannot set a key inside a value")
+            if last:
+                node[part] = value
+            else:
+                if isinstance(node, dict) and part not in node:
+                    node[part] = {}
+                node = node[part]
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _parse_simulation(ctx, doc):
+    sim = doc.get("simulation", {}) or {}
+    _mapping(ctx, sim, "simulation")
+    _check_keys(ctx, sim, "simulation", ("dt", "duration", "seed"))
+    dt = _quantity(ctx, sim.get("dt", 0.1), "time", "simulation.dt")
+    if not (dt > 0 and math.isfinite(dt)):
+        raise ctx.err("simulation.dt", f"expected a positive time, got {dt} ms")
+    duration = _quantity(ctx, sim.get("duration", 1000.0), "time", "simulation.duration")
+    if not (duration >= 0 and math.isfinite(duration)):
+        raise ctx.err("simulation.duration", f"expected a time >= 0, got {duration} ms")
+    seed = _int(ctx, sim.get("seed", 1), "simulation.seed", 0, 2**63 - 1)
+    return dt, duration, seed
+
+
+def _parse_population(ctx, name, obj, path):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", name):
+        raise ctx.err(path, "a population name is letters, digits, _ . / - (not starting with a digit)")
+    _mapping(ctx, obj, path)
+    _check_keys(ctx, obj, path, ("size", "model", "params", "initial"), ("model",))
+    model = obj["model"]
+    if not isinstance(model, str):
+        raise ctx.err(_join(path, "model"), f"expected a model name, got {_show(model)}")
+    size_default = 1 if model in DEVICES else None
+    if "size" not in obj and size_default is None:
+        raise ctx.err(_join(path, "size"), "required key is missing")
+    size = _int(ctx, obj.get("size", size_default), _join(path, "size"), 1)
+    params = _mapping(ctx, obj.get("params", {}) or {}, _join(path, "params"))
+    initial = _mapping(ctx, obj.get("initial", {}) or {}, _join(path, "initial"))
+    if model in DEVICES:
+        dev = DEVICES[model]
+        if initial:
+            raise ctx.err(_join(path, "initial"), f"{model} has no state")
+        out = {}
+        _check_keys(ctx, params, _join(path, "params"), dev.params)
+        for pname, entry in dev.params.items():
+            ppath = _join(_join(path, "params"), pname)
+            raw = params.get(pname, entry.default)
+            if entry.is_list:
+                out[pname] = _parse_list_param(ctx, raw, entry.dimension, ppath, size)
+            else:
+                out[pname] = _quantity(ctx, raw, entry.dimension, ppath)
+        _check_device(ctx, model, out, path)
+        return PopulationSpec(name, size, model, dev.kind, out, {}, path)
+    try:
+        m = get_model(model)
+    except KeyError:
+        raise ctx.err(
+            _join(path, "model"), f"unknown model '{model}'" + _suggest(model, list(MODEL_NAMES) + list(DEVICES))
+        ) from None
+    out = {}
+    for pname, value in params.items():
+        ppath = _join(_join(path, "params"), pname)
+        if pname not in m.params:
+            raise ctx.err(ppath, f"unknown parameter of {m.name}" + _suggest(pname, m.params))
+        dim = dimension_of_unit(m.params[pname].unit)
+        out[pname] = parse_value(ctx, value, dim, ppath)
+    _check_neuron_params(ctx, m, out, _join(path, "params"))
+    init = {}
+    for sname, value in initial.items():
+        spath = _join(_join(path, "initial"), sname)
+        if sname not in m.state:
+            raise ctx.err(spath, f"unknown state variable of {m.name}" + _suggest(sname, m.state))
+        init[sname] = parse_value(ctx, value, dimension_of_unit(m.state[sname].unit), spath)
+    return PopulationSpec(name, size, m.name, "neuron", out, init, path)
+
+
+def _parse_list_param(ctx, raw, dimension, path, size):
+    if not isinstance(raw, list):
+        raise ctx.err(path, f"expected a list, got {_show(raw)}")
+    if raw and all(isinstance(x, list) for x in raw):
+        if len(raw) != size:
+            raise ctx.err(path, f"expected one list per generator ({size}), got {len(raw)}")
+        return [
+            [_finite(ctx, _quantity(ctx, x, dimension, f"{path}[{i}]"), path) for x in row]
+            for i, row in enumerate(raw)
+        ]
+    return [_finite(ctx, _quantity(ctx, x, dimension, f"{path}[{i}]"), path) for i, x in enumerate(raw)]
+
+
+def _check_device(ctx, model, p, path):
+    pp = _join(path, "params")
+    if model == "poisson_generator":
+        if not (p["rate"] >= 0 and math.isfinite(p["rate"])):
+            raise ctx.err(_join(pp, "rate"), f"expected a rate >= 0, got {p['rate']} Hz")
+    if "start" in p and "stop" in p and not p["start"] <= p["stop"]:
+        raise ctx.err(_join(pp, "stop"), "expected stop >= start")
+    if model == "noise_generator":
+        if p["std"] < 0:
+            raise ctx.err(_join(pp, "std"), "expected std >= 0")
+        if not p["tau"] > 0:
+            raise ctx.err(_join(pp, "tau"), "expected tau > 0")
+    if model == "step_current_generator":
+        t, v = p["amplitude_times"], p["amplitude_values"]
+        if len(t) != len(v):
+            raise ctx.err(pp, f"amplitude_times ({len(t)}) and amplitude_values ({len(v)}) "
+                          "must have the same length")
+        if any(b <= a for a, b in zip(t, t[1:])):
+            raise ctx.err(_join(pp, "amplitude_times"), "expected strictly increasing times")
+    if model == "spike_generator":
+        rows = p["spike_times"]
+        rows = rows if rows and isinstance(rows[0], list) else [rows]
+        for row in rows:
+            if any(b < a for a, b in zip(row, row[1:])):
+                raise ctx.err(_join(pp, "spike_times"), "expected non-decreasing times")
+            if row and row[0] <= 0:
+                raise ctx.err(_join(pp, "spike_times"), "expected times > 0 ms")
+
+
+_POSITIVE = ("C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "tau_syn", "g_L")
+
+
+def _check_neuron_params(ctx, m, params, path):
+    for name, v in params.items():
+        if name in _POSITIVE and not v.min_possible() > 0:
+            raise ctx.err(_join(path, name), f"expected a positive value, got {v.min_possible()}")
+        if name == "t_ref" and not v.min_possible() >= 0:
+            raise ctx.err(_join(path, name), "expected t_ref >= 0")
+
+
+def _parse_rule(ctx, rule, path):
+    p = _join(path, "rule")
+    if isinstance(rule, str):
+        name, args = rule, {}
+    elif isinstance(rule, dict) and len(rule) == 1:
+        name, args = next(iter(rule.items()))
+        args = {} if args is None else args
+        if not isinstance(args, dict):
+            raise ctx.err(_join(p, name), f"expected a mapping of arguments, got {_show(args)}")
+    else:
+        raise ctx.err(p, f"expected a rule name or {{rule: {{args}}}}, got {_show(rule)}")
+    if name not in RULES:
+        raise ctx.err(p, f"unknown rule '{name}'" + _suggest(name, RULES))
+    allowed = tuple(RULES[name]) + RULE_FLAGS
+    _check_keys(ctx, args, _join(p, name), allowed, tuple(RULES[name]))
+    out = {}
+    for key, kind in RULES[name].items():
+        ap = _join(_join(p, name), key)
+        if kind == "int":
+            out[key] = _int(ctx, args[key], ap, 0)
+        elif kind == "str":
+            if not isinstance(args[key], str):
+                raise ctx.err(ap, f"expected a file path, got {_show(args[key])}")
+            out[key] = args[key]
+        else:
+            x = _quantity(ctx, args[key], kind, ap)
+            if not 0.0 <= x <= 1.0:
+                raise ctx.err(ap, f"expected a probability in [0, 1], got {x}")
+            out[key] = x
+    flags = {k: _bool(ctx, args[k], _join(_join(p, name), k)) for k in RULE_FLAGS if k in args}
+    return name, out, flags
+
+
+def _parse_projections(ctx, doc, pops, dt):
+    raw = doc.get("projections", []) or []
+    if not isinstance(raw, list):
+        raise ctx.err("projections", f"expected a list of projections, got {_show(raw)}")
+    out = []
+    allowed = ("name", "pre", "post", "rule", "weight", "delay", "receptor") + RULE_FLAGS
+    for i, obj in enumerate(raw):
+        path = f"projections[{i}]"
+        _mapping(ctx, obj, path)
+        _check_keys(ctx, obj, path, allowed, ("pre", "post", "rule"))
+        pre = obj["pre"]
+        if not isinstance(pre, str) or pre not in pops:
+            raise ctx.err(_join(path, "pre"), f"unknown population {pre!r}" + _suggest(pre, pops))
+        posts = obj["post"] if isinstance(obj["post"], list) else [obj["post"]]
+        if not posts:
+            raise ctx.err(_join(path, "post"), "expected at least one population")
+        rule, rule_args, flags = _parse_rule(ctx, obj["rule"], path)
+        for k in RULE_FLAGS:
+            if k in obj:
+                flags[k] = _bool(ctx, obj[k], _join(path, k))
+        prepop = pops[pre]
+        for post in posts:
+            if not isinstance(post, str) or post not in pops:
+                raise ctx.err(
+                    _join(path, "post"), f"unknown population {post!r}" + _suggest(post, pops)
+                )
+            postpop = pops[post]
+            if postpop.kind != "neuron":
+                raise ctx.err(_join(path, "post"), f"'{post}' is a device ({postpop.model}); "
+                              "projections end on neuron populations")
+            model = get_model(postpop.model)
+            wdim = "current" if prepop.kind == "current" else dimension_of_unit(model.weight_unit)
+            wdefault = 1.0
+            weight = parse_value(ctx, obj.get("weight", wdefault), wdim, _join(path, "weight"))
+            delay = parse_value(ctx, obj.get("delay", 1.0), "time", _join(path, "delay"))
+            dmin = delay.min_possible()
+            if not math.isfinite(delay.max_possible()) and delay.kind != "lognormal":
+                raise ctx.err(_join(path, "delay"), "expected a finite delay")
+            if round(dmin / dt) < 1 or dmin < 0:
+                raise ctx.err(
+                    _join(path, "delay"),
+                    f"expected a delay >= dt ({dt} ms); got {dmin} ms, which rounds to "
+                    f"{max(0, round(dmin / dt))} steps on the dt grid",
+                )
+            if delay.kind == "lognormal":
+                raise ctx.err(_join(path, "delay"), "lognormal delays are not supported; use "
+                              "uniform or normal with min >= dt")
+            if delay.is_const and abs(delay.args[0] / dt - round(delay.args[0] / dt)) > 1e-9:
+                ctx.warnings.append(
+                    f"{path}.delay: {delay.args[0]} ms is not a multiple of dt ({dt} ms); "
+                    f"rounded to {round(delay.args[0] / dt) * dt:g} ms"
+                )
+            receptor = obj.get("receptor")
+            if receptor is not None and receptor not in model.receptors:
+                raise ctx.err(_join(path, "receptor"), f"unknown receptor {receptor!r} of "
+                              f"{model.name}" + _suggest(receptor, model.receptors))
+            if prepop.kind == "current" and rule not in ("all_to_all", "one_to_one"):
+                pass  # any rule works: each synapse carries the generator's current
+            if rule == "one_to_one" and prepop.size != postpop.size:
+                raise ctx.err(_join(path, "rule"), f"one_to_one needs equal sizes, got "
+                              f"{pre} ({prepop.size}) and {post} ({postpop.size})")
+            if rule == "fixed_indegree" and not flags.get("allow_multapses", True):
+                avail = prepop.size - (0 if flags.get("allow_autapses", True) or pre != post else 1)
+                if rule_args["k"] > avail:
+                    raise ctx.err(_join(path, "rule"), f"k = {rule_args['k']} exceeds the "
+                                  f"{avail} distinct sources without multapses")
+            if rule == "from_file":
+                fpath = rule_args["path"]
+                if not os.path.isabs(fpath):
+                    fpath = os.path.join(os.path.dirname(os.path.abspath(ctx.file)), fpath)
+                if not os.path.isfile(fpath):
+                    raise ctx.err(_join(path, "rule.from_file.path"), f"file not found: {fpath}")
+                rule_args = dict(rule_args, path=fpath)
+            name = obj.get("name") or f"{pre}->{post}"
+            if not isinstance(name, str):
+                raise ctx.err(_join(path, "name"), f"expected a name, got {_show(name)}")
+            if len(posts) > 1 and obj.get("name"):
+                name = f"{obj['name']}:{post}"
+            out.append(
+                ProjectionSpec(
+                    index=len(out), name=name, pre=pre, post=post, rule=rule,
+                    rule_args=rule_args, weight=weight, delay=delay, receptor=receptor,
+                    allow_autapses=flags.get("allow_autapses", True),
+                    allow_multapses=flags.get("allow_multapses", True), field=path,
+                )
+            )
+    names = [p.name for p in out]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        for p in out:
+            if p.name in dup:
+                p.name = f"{p.name}#{p.index}"
+    return out
+
+
+def _parse_neurons(ctx, raw, size, path):
+    import numpy as np
+
+    if raw is None or raw == "all":
+        return np.arange(size, dtype=np.int64)
+    if isinstance(raw, str):
+        m = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*(?::\s*(\d+)\s*)?", raw)
+        if not m:
+            raise ctx.err(path, f"expected 'all', 'start:stop[:step]' or a list of ids, got {raw!r}")
+        start = int(m.group(1) or 0)
+        stop = int(m.group(2) or size)
+        step = int(m.group(3) or 1)
+        if step < 1 or stop > size or start >= stop:
+            raise ctx.err(path, f"slice {raw!r} is outside 0:{size} or empty")
+        return np.arange(start, stop, step, dtype=np.int64)
+    if isinstance(raw, list):
+        ids = [_int(ctx, x, path, 0, size - 1) for x in raw]
+        if not ids:
+            raise ctx.err(path, "expected at least one neuron")
+        return np.asarray(ids, dtype=np.int64)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return np.asarray([_int(ctx, raw, path, 0, size - 1)], dtype=np.int64)
+    raise ctx.err(path, f"expected 'all', 'start:stop' or a list of ids, got {_show(raw)}")
+
+
+def _parse_record(ctx, doc, pops, dt):
+    neurons = [p.name for p in pops.values() if p.kind == "neuron"]
+    if "record" not in doc:
+        return list(neurons), []
+    rec = doc["record"] or {}
+    _mapping(ctx, rec, "record")
+    _check_keys(ctx, rec, "record", ("spikes", "state"))
+    spikes = rec.get("spikes", [])
+    if spikes == "all":
+        spikes = list(neurons)
+    if isinstance(spikes, str):
+        spikes = [spikes]
+    if not isinstance(spikes, list):
+        raise ctx.err("record.spikes", f"expected a list of populations or 'all', got {_show(spikes)}")
+    for i, s in enumerate(spikes):
+        if s not in pops:
+            raise ctx.err(f"record.spikes[{i}]", f"unknown population {s!r}" + _suggest(s, neurons))
+        if pops[s].kind == "poisson" or pops[s].kind == "current":
+            raise ctx.err(f"record.spikes[{i}]", f"'{s}' ({pops[s].model}) emits no recordable spikes")
+    states = rec.get("state", []) or []
+    if not isinstance(states, list):
+        raise ctx.err("record.state", f"expected a list, got {_show(states)}")
+    out = []
+    for i, entry in enumerate(states):
+        path = f"record.state[{i}]"
+        _mapping(ctx, entry, path)
+        _check_keys(ctx, entry, path, ("population", "variables", "neurons", "interval", "dtype"),
+                    ("population", "variables"))
+        pop = entry["population"]
+        if pop not in pops or pops[pop].kind != "neuron":
+            raise ctx.err(_join(path, "population"), f"unknown neuron population {pop!r}"
+                          + _suggest(pop, neurons))
+        model = get_model(pops[pop].model)
+        variables = entry["variables"]
+        if isinstance(variables, str):
+            variables = [variables]
+        if not isinstance(variables, list) or not variables:
+            raise ctx.err(_join(path, "variables"), "expected a list of state variables")
+        for v in variables:
+            if v not in model.state:
+                raise ctx.err(_join(path, "variables"), f"unknown state variable {v!r} of "
+                              f"{model.name}" + _suggest(v, model.state))
+        ids = _parse_neurons(ctx, entry.get("neurons", "all"), pops[pop].size,
+                             _join(path, "neurons"))
+        interval = _quantity(ctx, entry.get("interval", dt), "time", _join(path, "interval"))
+        k = round(interval / dt)
+        if k < 1 or abs(interval / dt - k) > 1e-9:
+            raise ctx.err(_join(path, "interval"), f"expected a multiple of dt ({dt} ms), "
+                          f"got {interval} ms")
+        dtype = entry.get("dtype", "float64")
+        if dtype not in ("float64", "float32"):
+            raise ctx.err(_join(path, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
+        out.append(StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path))
+    return list(dict.fromkeys(spikes)), out
+
+
+def build_spec(doc, path="<network>", text="") -> NetworkSpec:
+    """Validate a parsed YAML document; every error is a :class:`SpecError`."""
+    ctx = _Ctx(path)
+    doc = copy.deepcopy(doc)
+    _mapping(ctx, doc, "", "a mapping at the top level")
+    _check_keys(ctx, doc, "", ("name", "simulation", "populations", "projections", "record",
+                               "description"), ("populations",))
+    name = doc.get("name", os.path.splitext(os.path.basename(str(path)))[0])
+    if not isinstance(name, str):
+        raise ctx.err("name", f"expected a name, got {_show(name)}")
+    dt, duration, seed = _parse_simulation(ctx, doc)
+    raw = doc["populations"]
+    _mapping(ctx, raw, "populations")
+    if not raw:
+        raise ctx.err("populations", "expected at least one population")
+    pops = {}
+    for pname, obj in raw.items():
+        pops[pname] = _parse_population(ctx, pname, obj, f"populations.{pname}")
+    if not any(p.kind == "neuron" for p in pops.values()):
+        raise ctx.err("populations", "expected at least one neuron population")
+    projections = _parse_projections(ctx, doc, pops, dt)
+    spikes, states = _parse_record(ctx, doc, pops, dt)
+    spec = NetworkSpec(
+        name=name, dt=dt, duration=duration, seed=seed, populations=pops,
+        projections=projections, record_spikes=spikes, record_state=states,
+        source_text=text, path=str(path),
+        base_dir=os.path.dirname(os.path.abspath(str(path))), warnings=ctx.warnings,
+    )
+    return spec
+
+
+def load(path, overrides=None) -> NetworkSpec:
+    """Read, override and validate a network file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The YAML network file.
+    overrides : list of str, optional
+        ``"a.b.c=value"`` items applied before validation (as ``--set`` does).
+    """
+    path = os.fspath(path)
+    text, doc = read_yaml(path)
+    apply_overrides(doc, overrides, path)
+    if overrides:
+        text = text + "\n# --set " + " --set ".join(overrides) + "\n"
+    return build_spec(doc, path, text)

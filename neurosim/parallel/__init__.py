@@ -1,0 +1,1 @@
+"""Partitioning over MPI ranks (not yet: see the MPI issue)."""
