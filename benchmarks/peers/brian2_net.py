@@ -180,7 +180,7 @@ def main(argv=None):
         sim_s = float(device._last_run_time)
         build_s = (t3 - t2) - sim_s
         extra["compile_s"] = t2 - t1
-        extra["python_construct_s"] = t1 - t0
+        extra["python_construct_codegen_s"] = t1 - t0
         with open(rss_file) as f:
             child_rss = int(f.read()) / 1024.0
     else:

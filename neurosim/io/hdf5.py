@@ -75,6 +75,7 @@ class Writer:
             for pop in self.spike_pops:
                 g = sp.create_group(pop)
                 g.attrs.create("sorting", 2, dtype=SORTING)
+                g.attrs["n_nodes"] = spec.populations[pop].size
                 t = g.create_dataset("timestamps", (0,), np.float64, maxshape=(None,),
                                      chunks=(65536,))
                 t.attrs["units"] = "ms"
@@ -211,6 +212,10 @@ class Recording:
         n = g["timestamps"].shape[0]
         for a in range(0, n, chunk):
             yield g["timestamps"][a: a + chunk], g["node_ids"][a: a + chunk].astype(np.int64)
+
+    def population_size(self, population) -> int:
+        """Number of neurons of a population (as built, overrides included)."""
+        return int(self._f["spikes"][population].attrs["n_nodes"])
 
     def n_spikes(self, population) -> int:
         return int(self._f["spikes"][population]["timestamps"].shape[0])

@@ -54,6 +54,8 @@ def sample(value: Value, subkeys, counter) -> np.ndarray:
         mu, sigma = value.args
         return np.exp(mu + sigma * rng.normal(subkeys, counter))
     mean, std, lo, hi = value.args
+    if value.kind == "normal_clipped":
+        return np.clip(mean + std * rng.normal(subkeys, counter * np.uint64(64)), lo, hi)
     base = counter * np.uint64(64)
     out = mean + std * rng.normal(subkeys, base)
     bad = np.nonzero((out < lo) | (out > hi))[0]

@@ -61,7 +61,9 @@ class Value:
     """A constant or a distribution, in internal units.
 
     ``kind`` is ``const`` (args: value), ``uniform`` (low, high), ``normal``
-    (mean, std, low, high; bounds redrawn as NEST does) or ``lognormal`` (mu, sigma of
+    (mean, std, low, high; values outside the bounds redrawn, as NEST does),
+    ``normal_clipped`` (the same, values outside clipped to the bounds, as
+    ``max(0, N(m, s))`` in Brian2 scripts) or ``lognormal`` (mu, sigma of
     the underlying normal; the value is ``exp(N(mu, sigma))`` in the internal unit).
     """
 
@@ -77,7 +79,7 @@ class Value:
             return self.args[0]
         if self.kind == "uniform":
             return self.args[0]
-        if self.kind == "normal":
+        if self.kind in ("normal", "normal_clipped"):
             return self.args[2]
         return 0.0
 
@@ -86,7 +88,7 @@ class Value:
             return self.args[0]
         if self.kind == "uniform":
             return self.args[1]
-        if self.kind == "normal":
+        if self.kind in ("normal", "normal_clipped"):
             return self.args[3]
         return math.inf
 
@@ -272,7 +274,7 @@ def parse_value(ctx, value, dimension, path) -> Value:
                 args = {"mean": args[0], "std": args[1]}
             if not isinstance(args, dict):
                 raise ctx.err(p, f"expected {{mean, std[, min, max]}}, got {_show(args)}")
-            _check_keys(ctx, args, p, ("mean", "std", "min", "max"), ("mean", "std"))
+            _check_keys(ctx, args, p, ("mean", "std", "min", "max", "clip"), ("mean", "std"))
             mean = _finite(ctx, _quantity(ctx, args["mean"], dimension, _join(p, "mean")), p)
             std = _finite(ctx, _quantity(ctx, args["std"], dimension, _join(p, "std")), p)
             if std < 0:
@@ -281,6 +283,8 @@ def parse_value(ctx, value, dimension, path) -> Value:
             hi = _quantity(ctx, args.get("max", math.inf), dimension, _join(p, "max"))
             if not lo < hi:
                 raise ctx.err(p, f"expected min < max, got {lo}, {hi}")
+            if _bool(ctx, args.get("clip", False), _join(p, "clip")):
+                return Value("normal_clipped", (mean, std, lo, hi))
             return Value("normal", (mean, std, lo, hi))
         if kind == "lognormal":
             if not isinstance(args, dict):

@@ -1,0 +1,198 @@
+"""``neurosim run | validate | info``: the command line.
+
+Bad input (network file, options, output path) ends with one line naming the file,
+the field and what was expected, and exit status 2, before any output is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"neurosim: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _parser():
+    p = _Parser(prog="neurosim", description="Simulate neuron networks with closed-form dynamics.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a network file and record to HDF5")
+    r.add_argument("network", help="network file (YAML)")
+    r.add_argument("-o", "--output", help="recording to write (default: <network name>.h5)")
+    r.add_argument("--duration", help='simulated time, e.g. "200 ms" (default: the file\'s)')
+    r.add_argument("--seed", help="random seed (default: the file's)")
+    r.add_argument("--backend", default="numba", help="numba (default) or numpy")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the file, e.g. populations.E.size=8000")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    v = sub.add_parser("validate", help="check a network file without running it")
+    v.add_argument("network")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
+    i = sub.add_parser("info", help="rates, CV of ISI and spike counts of a recording")
+    i.add_argument("recording")
+    i.add_argument("--t-start", default="0 ms", help="ignore spikes before this time")
+    return p
+
+
+def main(argv=None):
+    """Entry point of the ``neurosim`` command."""
+    args = _parser().parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(f"neurosim {__version__}")
+        return 0
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return {"run": _run, "validate": _validate, "info": _info}[args.command](args)
+    except KeyboardInterrupt:
+        print("neurosim: interrupted", file=sys.stderr)
+        return 130
+    except _BadInput as exc:
+        print(f"neurosim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _bad_input_types():
+    from .backends import BackendError
+    from .io.hdf5 import OutputError
+    from .network.spec import SpecError
+    from .units import UnitError
+
+    return (SpecError, OutputError, BackendError, UnitError)
+
+
+def _load(args):
+    from .network.spec import SpecError, load
+
+    try:
+        spec = load(args.network, args.set)
+    except SpecError as exc:
+        raise _BadInput(str(exc)) from None
+    for w in spec.warnings:
+        print(f"neurosim: warning: {args.network}: {w}", file=sys.stderr)
+    return spec
+
+
+def _run(args):
+    from .units import UnitError, parse_quantity
+
+    spec = _load(args)
+    try:
+        if args.duration is not None:
+            spec.duration = parse_quantity(args.duration, "time")
+            if not (spec.duration >= 0 and math.isfinite(spec.duration)):
+                raise UnitError(f"expected a time >= 0, got {args.duration!r}")
+    except UnitError as exc:
+        raise _BadInput(f"--duration: {exc}") from None
+    if args.seed is not None:
+        try:
+            seed = int(args.seed)
+            if seed < 0:
+                raise ValueError
+        except ValueError:
+            raise _BadInput(f"--seed: expected an integer >= 0, got {args.seed!r}") from None
+        spec.seed = seed
+    output = args.output or f"{spec.name}.h5"
+    from .simulation import Simulation
+
+    t0 = time.perf_counter()
+    try:
+        sim = Simulation(spec, output=output, backend=args.backend, overwrite=args.overwrite,
+                         progress=not args.quiet and sys.stderr.isatty())
+    except _bad_input_types() as exc:
+        raise _BadInput(str(exc)) from None
+    if not args.quiet:
+        b = sim.built
+        print(f"{spec.name}: {b.n_neurons} neurons, {b.n_synapses} synapses, "
+              f"{len(b.pois_target)} Poisson inputs; built in {sim.build_time:.2f} s "
+              f"({args.backend} backend)")
+    try:
+        sim.run(spec.duration)
+    except KeyboardInterrupt:
+        print(f"neurosim: interrupted at {sim.sim_time:g} ms; {output} holds the recording "
+              "up to the last flushed chunk (attribute complete = false)", file=sys.stderr)
+        return 130
+    wall = time.perf_counter() - t0
+    if not args.quiet:
+        print(f"simulated {sim.sim_time:g} ms in {sim.last_run_wall:.2f} s "
+              f"(real-time factor {sim.last_run_wall / max(1e-12, sim.sim_time * 1e-3):.3g}); "
+              f"total {wall:.2f} s -> {output}")
+        _print_table(sim.summary())
+    return 0
+
+
+def _print_table(rows, cv=False):
+    head = f"{'population':<12} {'neurons':>9} {'spikes':>10} {'rate (Hz)':>10}"
+    if cv:
+        head += f" {'CV ISI':>8}"
+    print(head)
+    for pop, r in rows.items():
+        line = f"{pop:<12} {r['neurons']:>9} {r['spikes']:>10} {r['rate_hz']:>10.3f}"
+        if cv:
+            line += f" {r['cv_isi']:>8.3f}"
+        print(line)
+
+
+def _validate(args):
+    spec = _load(args)
+    print(f"{args.network}: valid network '{spec.name}' (dt {spec.dt:g} ms, duration "
+          f"{spec.duration:g} ms, seed {spec.seed})")
+    for pop in spec.populations.values():
+        print(f"  population {pop.name}: {pop.size} x {pop.model}")
+    for pr in spec.projections:
+        print(f"  projection {pr.name}: {pr.rule} {pr.rule_args or ''}")
+    return 0
+
+
+def _info(args):
+    from .analysis.stats import population_summary
+    from .units import UnitError, parse_quantity
+
+    try:
+        t_start = parse_quantity(args.t_start, "time")
+    except UnitError as exc:
+        raise _BadInput(f"--t-start: {exc}") from None
+    if not os.path.isfile(args.recording):
+        raise _BadInput(f"{args.recording}: no such recording")
+    from . import open as open_recording
+
+    try:
+        rec = open_recording(args.recording)
+    except OSError as exc:
+        raise _BadInput(f"{args.recording}: not a readable HDF5 recording ({exc})") from None
+    with rec:
+        a = rec.attrs
+        print(f"{args.recording}: network '{a.get('network_name', '?')}', "
+              f"{a.get('t_stop', 0):g} ms simulated, dt {a.get('dt')} ms, seed {a.get('seed')}, "
+              f"backend {a.get('backend')}, complete {bool(a.get('complete'))}")
+        rows = {p: population_summary(rec, p, t_start=t_start) for p in rec.spike_populations}
+        _print_table(rows, cv=True)
+        for pop in rec.report_populations:
+            for var in rec.variables(pop):
+                print(f"  report {pop}/{var} ({rec.units(pop, var)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

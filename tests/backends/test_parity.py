@@ -1,0 +1,50 @@
+"""numba (and any other available backend) against the numpy reference: identical bits."""
+
+import numpy as np
+import pytest
+
+import neurosim
+from tests.conftest import DATA, network
+
+CASES = {
+    "mixed": (f"{DATA}/mixed.yaml", [], "200 ms"),
+    "cuba": (network("cuba"), [], "300 ms"),
+    "coba": (network("coba"), [], "300 ms"),
+    "brunel2000_small": (
+        network("brunel2000"),
+        ["populations.E.size=2000", "populations.I.size=500",
+         "projections.0.rule.fixed_indegree.k=200", "projections.1.rule.fixed_indegree.k=50",
+         "projections.0.weight=0.5 mV", "projections.1.weight=-2.5 mV"],
+        "300 ms",
+    ),
+}
+
+
+def _record(path, overrides, duration, backend, out):
+    net = neurosim.load(path, overrides)
+    sim = neurosim.Simulation(net, output=out, backend=backend)
+    half = neurosim.units.parse_quantity(duration, "time") / 2
+    sim.run(half)
+    first = sim.get(net.neuron_populations[0].name, "V_m")
+    sim.run(half)
+    with neurosim.open(out) as rec:
+        spikes = {p: rec.spikes(p) for p in rec.spike_populations}
+        reports = {(p, v): rec.report(p, v)[1] for p in rec.report_populations
+                   for v in rec.variables(p)}
+    return spikes, reports, first
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_numba_equals_numpy(case, tmp_path):
+    path, overrides, duration = CASES[case]
+    ref = _record(path, overrides, duration, "numpy", tmp_path / "np.h5")
+    got = _record(path, overrides, duration, "numba", tmp_path / "nb.h5")
+    n_spikes = 0
+    for pop, (t, ids) in ref[0].items():
+        t2, ids2 = got[0][pop]
+        assert np.array_equal(t, t2) and np.array_equal(ids, ids2), pop
+        n_spikes += len(t)
+    assert n_spikes > 50  # the comparison means something only if neurons fire
+    for key, data in ref[1].items():
+        assert np.array_equal(data, got[1][key]), key
+    assert np.array_equal(ref[2], got[2])
