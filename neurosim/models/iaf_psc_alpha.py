@@ -4,15 +4,15 @@ Model equations
 ---------------
 Between input spikes (``X`` is ``ex`` or ``in``)::
 
-    dV_m/dt   = -(V_m - E_L) / tau_m + (I_ex + I_in + I_e + I_stim) / C_m
+    dV_m/dt   = -(V_m - E_L) / tau_m + (I_syn_ex + I_syn_in + I_e + I_stim) / C_m
     d(dI_X)/dt = -dI_X / tau_syn_X
     dI_X/dt    = dI_X - I_X / tau_syn_X
 
 A spike of weight ``w`` (pA) on receptor ``X`` adds ``w e / tau_syn_X`` to ``dI_X``
 (NEST's ``EPSCInitialValue``), giving the current
 ``I_X(t) = w (e t / tau_syn_X) exp(-t / tau_syn_X)``, which peaks at ``w`` pA at
-``t = tau_syn_X``.  ``I_ex`` and ``I_in`` are NEST's recordables ``I_syn_ex`` and
-``I_syn_in``; ``dI_ex``, ``dI_in`` (pA/ms) are NEST's internal ``dI_ex_``, ``dI_in_``.
+``t = tau_syn_X``.  ``I_syn_ex`` and ``I_syn_in`` carry the names of NEST's recordables;
+``dI_syn_ex``, ``dI_syn_in`` (pA/ms) are NEST's internal ``dI_ex_``, ``dI_in_``.
 
 Closed-form update
 ------------------
@@ -41,8 +41,8 @@ switch between a regular and a singular formula.
 
 Arrays
 ------
-``n`` neurons, ``S = 4`` synaptic states (``dI_ex``, ``I_ex``, ``dI_in``, ``I_in``),
-``R = 2`` receptors (``ex`` -> state 0 ``dI_ex``, ``in`` -> state 2 ``dI_in``), gain
+``n`` neurons, ``S = 4`` synaptic states (``dI_syn_ex``, ``I_syn_ex``, ``dI_syn_in``, ``I_syn_in``),
+``R = 2`` receptors (``ex`` -> state 0 ``dI_syn_ex``, ``in`` -> state 2 ``dI_syn_in``), gain
 ``e / tau_syn_X`` (n, 2).  ``P_syn`` (n, 4, 4), ``P_VV``, ``P_VI`` (n,), ``P_Vsyn`` (n, 4),
 ``G_avg`` (n, 0, 4), ``E_rev`` (n, 0).
 
@@ -153,10 +153,10 @@ MODEL = NeuronModel(
     },
     state={
         "V_m": Entry(-70.0, "mV", "Membrane potential"),
-        "dI_ex": Entry(0.0, "pA/ms", "Derivative state of the excitatory alpha current"),
-        "I_ex": Entry(0.0, "pA", "Excitatory synaptic current (NEST recordable I_syn_ex)"),
-        "dI_in": Entry(0.0, "pA/ms", "Derivative state of the inhibitory alpha current"),
-        "I_in": Entry(0.0, "pA", "Inhibitory synaptic current (NEST recordable I_syn_in)"),
+        "dI_syn_ex": Entry(0.0, "pA/ms", "Derivative state of the excitatory alpha current"),
+        "I_syn_ex": Entry(0.0, "pA", "Excitatory synaptic current (NEST recordable I_syn_ex)"),
+        "dI_syn_in": Entry(0.0, "pA/ms", "Derivative state of the inhibitory alpha current"),
+        "I_syn_in": Entry(0.0, "pA", "Inhibitory synaptic current (NEST recordable I_syn_in)"),
     },
     receptors=("ex", "in"),
     weight_unit="pA",

@@ -181,7 +181,7 @@ NEST_DEFAULTS = {
 LAYOUT = {  # state names after V_m, receptor_state, weight unit
     "iaf_psc_delta": ((), (-1, -1), "mV"),
     "iaf_psc_exp": (("I_syn_ex", "I_syn_in"), (0, 1), "pA"),
-    "iaf_psc_alpha": (("dI_ex", "I_ex", "dI_in", "I_in"), (0, 2), "pA"),
+    "iaf_psc_alpha": (("dI_syn_ex", "I_syn_ex", "dI_syn_in", "I_syn_in"), (0, 2), "pA"),
     "iaf_cond_exp": (("g_ex", "g_in"), (0, 1), "nS"),
     "iaf_cond_alpha": (("dg_ex", "g_ex", "dg_in", "g_in"), (0, 2), "nS"),
 }
@@ -261,7 +261,7 @@ def test_receptor_gain_gives_peak_w(name):
     for r, (x, tau) in enumerate((("ex", 2.0), ("in", 3.0))):
         syn = np.zeros(P.P_syn.shape[1])
         syn[P.receptor_state[r]] += P.receptor_gain[0, r] * w
-        prefix = "g_" if "cond" in name else ("I_" if alpha else "I_syn_")
+        prefix = "g_" if "cond" in name else "I_syn_"
         g_index = m.syn_state.index(prefix + x)
         trace = [syn[g_index]]
         for _ in range(100):
