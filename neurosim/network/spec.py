@@ -692,6 +692,7 @@ def _parse_record(ctx, doc, pops, dt):
     if not isinstance(states, list):
         raise ctx.err("record.state", f"expected a list, got {_show(states)}")
     out = []
+    seen = {}
     for i, entry in enumerate(states):
         path = f"record.state[{i}]"
         _mapping(ctx, entry, path)
@@ -721,6 +722,11 @@ def _parse_record(ctx, doc, pops, dt):
         dtype = entry.get("dtype", "float64")
         if dtype not in ("float64", "float32"):
             raise ctx.err(_join(path, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
+        for v in variables:
+            if (pop, v) in seen:
+                raise ctx.err(_join(path, "variables"), f"{pop}/{v} is already recorded by "
+                              f"{seen[(pop, v)]}; record it once (one report per variable)")
+            seen[(pop, v)] = path
         out.append(StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path))
     return list(dict.fromkeys(spikes)), out
 
