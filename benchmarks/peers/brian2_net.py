@@ -7,7 +7,8 @@ Usage (with the peers venv, see tests/reference/README.md):
         [--no-synapses] [--spikes-out file.npz] [--build-dir DIR]
 
 Prints ONE JSON line on stdout:
-    {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates": {pop: Hz}, "peak_rss_mib", ...}
+    {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates": {pop: Hz},
+     "peak_rss_mib", ...}
 plus extra keys (target, seed, duration, threads, compile_s, total_s, n_neurons, ...).
 
 Timing definitions
@@ -52,7 +53,7 @@ sys.exit(rc)
 
 def build_network(b2, name, seed, no_synapses):
     """Create the network in the current Brian2 device; returns (objects, pops, n_syn_fn)."""
-    from brian2 import (NeuronGroup, Synapses, PoissonInput, SpikeMonitor, ms, mV, nS, pF)
+    from brian2 import NeuronGroup, PoissonInput, SpikeMonitor, Synapses, ms, mV, nS, pF
     d = NETWORKS[name]
     b2.seed(seed)
     rng = np.random.default_rng(seed)  # used only for the Brunel fixed in-degree connectivity
@@ -143,12 +144,13 @@ def main(argv=None):
     ap.add_argument("--no-synapses", action="store_true")
     ap.add_argument("--spikes-out", default=None)
     ap.add_argument("--build-dir", default=None,
-                    help="cpp_standalone project dir (default /tmp/neurosim_brian2/<network>[_nosyn]"
+                    help="cpp_standalone project dir (default "
+                         "/tmp/neurosim_brian2/<network>[_nosyn]"
                          "_t<threads>; reused so that make is incremental)")
     a = ap.parse_args(argv)
 
     import brian2 as b2
-    from brian2 import Network, defaultclock, ms, prefs, set_device, device
+    from brian2 import Network, defaultclock, device, ms, prefs, set_device
 
     b2.BrianLogger.log_level_error()
     t_import = time.perf_counter()
@@ -160,7 +162,8 @@ def main(argv=None):
         set_device("cpp_standalone", build_on_run=False, directory=bdir)
         prefs.devices.cpp_standalone.openmp_threads = a.threads if a.threads > 1 else 0
         rss_file = os.path.join(os.path.abspath(bdir), "peak_rss_kib.txt")
-        prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, "-c", RSS_WRAPPER, rss_file, "./main"]
+        prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, "-c", RSS_WRAPPER,
+                                                     rss_file, "./main"]
     else:
         prefs.codegen.target = a.target
     defaultclock.dt = NETWORKS[a.network]["dt_ms"] * ms

@@ -6,7 +6,8 @@ Usage (with the peers venv, see tests/reference/README.md):
         --seed S --duration 1.0 [--threads T] [--no-synapses] [--spikes-out file.npz]
 
 Prints ONE JSON line on stdout:
-    {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates": {pop: Hz}, "peak_rss_mib", ...}
+    {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates": {pop: Hz},
+     "peak_rss_mib", ...}
 plus extra keys (threads, seed, duration, n_neurons, total_s, ...).
 
 OMP_WAIT_POLICY is forced to PASSIVE (set before NEST is imported) unless already set: with
@@ -53,7 +54,8 @@ NETWORKS = {
                    "V_th": -50.0, "V_reset": -60.0, "t_ref": 5.0, "tau_syn_ex": 5.0,
                    "tau_syn_in": 10.0, "I_e": 0.0},
         "w_e_mV": 1.62, "w_i_mV": -9.0,
-        "weight_note": "jump of the synaptic variable ge/gi (mV) in Brian2's dv/dt=(ge+gi-(v-El))/taum;"
+        "weight_note": "jump of the synaptic variable ge/gi (mV) in Brian2's "
+                       "dv/dt=(ge+gi-(v-El))/taum;"
                        " NEST current jump w_pA = w_mV * C_m / tau_m",
         "w_e_pA": 1.62 * 250.0 / 20.0, "w_i_pA": -9.0 * 250.0 / 20.0,
         "delay_ms": {"nest": 0.1, "brian2": 0.0},
@@ -89,7 +91,8 @@ NETWORKS = {
         "dt_ms": 0.1,
         "N_E": 10000, "N_I": 2500,
         "connectivity": {"rule": "fixed_indegree", "C_E": 1000, "C_I": 250, "autapses": True,
-                         "multapses": True, "sources": "C_E from E and C_I from I for every neuron"},
+                         "multapses": True,
+                         "sources": "C_E from E and C_I from I for every neuron"},
         "C_E": 1000, "C_I": 250,
         "J_mV": 0.1, "g": 5.0, "D_ms": 1.5,
         "neuron": {"nest_model": "iaf_psc_delta", "tau_m": 20.0, "C_m": 250.0, "E_L": 0.0,
@@ -137,8 +140,9 @@ def build(nest, name, seed, threads, no_synapses):
             else:
                 we, wi = d["w_e_nS"], -d["w_i_nS"]
             dl = d["delay_ms"]["nest"]
-            nest.Connect(E, allp, conn, {"synapse_model": "static_synapse", "weight": we, "delay": dl})
-            nest.Connect(I, allp, conn, {"synapse_model": "static_synapse", "weight": wi, "delay": dl})
+            for src, w in ((E, we), (I, wi)):
+                nest.Connect(src, allp, conn,
+                             {"synapse_model": "static_synapse", "weight": w, "delay": dl})
         else:
             J, D = d["J_mV"], d["D_ms"]
             nest.Connect(E, allp, {"rule": "fixed_indegree", "indegree": d["C_E"],

@@ -134,7 +134,8 @@ def run_case(model, case):
     if case == "dc_Ie":
         params["I_e"] = I_E_DC
     neuron = nest.Create(model, params=params)
-    state_keys = [k for k in ("V_m", "g_ex", "g_in", "dg_ex", "dg_in") if k in nest.GetDefaults(model)]
+    defaults = nest.GetDefaults(model)
+    state_keys = [k for k in ("V_m", "g_ex", "g_in", "dg_ex", "dg_in") if k in defaults]
     initial = {k: float(neuron.get(k)) for k in state_keys}
     recordables = [r for r in nest.GetDefaults(model)["recordables"]]
     mm = nest.Create("multimeter", params={"interval": DT, "record_from": recordables})
@@ -148,9 +149,11 @@ def run_case(model, case):
             inputs.append({"kind": "spike_generator", "spike_times": list(map(float, times)),
                            "weight": w, "delay": d})
     elif case == "dc_generator":
-        g = nest.Create("dc_generator", params={"amplitude": DC_AMP, "start": DC_START, "stop": DC_STOP})
+        g = nest.Create("dc_generator",
+                        params={"amplitude": DC_AMP, "start": DC_START, "stop": DC_STOP})
         nest.Connect(g, neuron, syn_spec={"weight": 1.0, "delay": DC_DELAY})
-        inputs.append({"kind": "dc_generator", "amplitude": DC_AMP, "start": DC_START, "stop": DC_STOP,
+        inputs.append({"kind": "dc_generator", "amplitude": DC_AMP, "start": DC_START,
+                       "stop": DC_STOP,
                        "delay": DC_DELAY})
     nest.Connect(mm, neuron)
     nest.Connect(neuron, sr)
@@ -222,7 +225,8 @@ def derive_conventions(cases):
                 continue
             x = np.asarray(ev[r])[o]
             nz = np.nonzero(x != x[0])[0]
-            entry[f"first_sample_where_{r}_changes"] = round(float(t[nz[0]]), 10) if len(nz) else None
+            first = round(float(t[nz[0]]), 10) if len(nz) else None
+            entry[f"first_sample_where_{r}_changes"] = first
             if r in ("I_syn_ex", "g_ex"):
                 entry[f"{r}_at_T"] = float(x[np.argmin(np.abs(t - 11.0))])
         conv.setdefault("spike_delivery", {})[model] = entry
@@ -237,7 +241,8 @@ def derive_conventions(cases):
             "start": 20.0, "stop": 30.0, "delay": 1.0,
             "first_sample_where_V_m_differs_from_rest": round(float(t[on]), 10),
             "first_sample_where_V_m_differs_from_unstopped_dc": round(float(t[off]), 10),
-            "=> current acts during steps ending at": [round(float(t[on]), 10), round(float(t[off - 1]), 10)],
+            "=> current acts during steps ending at": [round(float(t[on]), 10),
+                                                        round(float(t[off - 1]), 10)],
             "n_steps_with_current": int(off - on),
         }
     # 3. reset / refractoriness from the dc_Ie cases
@@ -259,7 +264,8 @@ def derive_conventions(cases):
                 "V_m_sample_at_spike_time": float(v[i]),
                 "n_samples_at_V_reset_from_spike_time_on": clamp,
                 "last_clamped_sample_minus_spike_time": round(float(t[i + clamp - 1] - sp[0]), 10),
-                "V_th": c["model_params"]["V_th"], "V_reset": vr, "t_ref": c["model_params"]["t_ref"],
+                "V_th": c["model_params"]["V_th"], "V_reset": vr,
+                "t_ref": c["model_params"]["t_ref"],
             })
         conv.setdefault("reset_refractory_dc_Ie", {})[c["model"]] = info
     return conv
@@ -278,7 +284,8 @@ def main(out=None):
         "nest_version": nest.__version__,
         "dt": DT,
         "conventions": conv,
-        "notes": ("multimeter samples are the state at the end of the step (t-h, t]; first sample at "
+        "notes": ("multimeter samples are the state at the end of the step (t-h, t]; "
+                  "first sample at "
                   "t=h; 'initial' is the state at t=0. Neuron parameters are NEST defaults "
                   "('model_params'); 'params' lists what was set explicitly."),
         "cases": cases,

@@ -52,7 +52,8 @@ def pop_stats(i, t, n, T):
             if len(ts) >= 3:
                 isi = np.diff(ts)
                 cvs.append(np.std(isi) / np.mean(isi))
-    return {"rate_hz": float(rate), "cv_isi": float(np.mean(cvs)) if cvs else None, "n_cv": len(cvs),
+    return {"rate_hz": float(rate), "cv_isi": float(np.mean(cvs)) if cvs else None,
+            "n_cv": len(cvs),
             "n_spikes": int(len(i))}
 
 
@@ -99,7 +100,8 @@ def summarize(runs):
             vals = np.array([r["populations"][pop][key] for r in ok
                              if r["populations"][pop][key] is not None], dtype=float)
             s[key] = {"mean": float(vals.mean()) if len(vals) else None,
-                      "sem": float(vals.std(ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else None,
+                      "sem": (float(vals.std(ddof=1) / np.sqrt(len(vals)))
+                              if len(vals) > 1 else None),
                       "n": int(len(vals))}
         summ["populations"][pop] = s
     return summ
@@ -140,7 +142,8 @@ def main(argv=None):
         },
         "simulators": {
             "nest": {"threads": a.nest_threads, "OMP_WAIT_POLICY": "PASSIVE",
-                     "seeding": "nest.rng_seed=seed (connectivity, Poisson); numpy default_rng(seed) "
+                     "seeding": "nest.rng_seed=seed (connectivity, Poisson); "
+                                "numpy default_rng(seed) "
                                 "for initial V_m/g", "script": "benchmarks/peers/nest_net.py"},
             "brian2": {"target": a.brian2_target,
                        "seeding": "brian2.seed(seed); Brunel connectivity from numpy "
@@ -160,9 +163,10 @@ def main(argv=None):
                     r = run_one(python, peer, network, seed, a.duration, a.nest_threads,
                                 a.brian2_target, tmp)
                     p = r["populations"]
-                    print(f"{network:10s} {peer:6s} seed {seed}: E {p['E']['rate_hz']:.3f} Hz "
-                          f"cv {p['E']['cv_isi']} | I {p['I']['rate_hz']:.3f} Hz cv {p['I']['cv_isi']}"
-                          f" silent={r['silent']} sim {r['run']['sim_s']} s wall {r['run']['wall_s']} s",
+                    pe, pi_, ru = p["E"], p["I"], r["run"]
+                    print(f"{network:10s} {peer:6s} seed {seed}: E {pe['rate_hz']:.3f} Hz "
+                          f"cv {pe['cv_isi']} | I {pi_['rate_hz']:.3f} Hz cv {pi_['cv_isi']}"
+                          f" silent={r['silent']} sim {ru['sim_s']} s wall {ru['wall_s']} s",
                           flush=True)
                     runs.append(r)
                 doc["results"][network][peer] = {"runs": runs, "summary": summarize(runs)}
