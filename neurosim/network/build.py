@@ -9,6 +9,11 @@ Layout (one process; the MPI issue partitions the *targets*):
   ``receptor * N + neuron``), ``weight`` (float32) and ``delay`` (uint8/uint16 ticks);
 - Poisson synapses carry their own arrays (each draws an independent train);
 - current synapses (dc, step, noise generators) add ``weight * I(t)`` to ``I_stim``.
+
+The CSR is built in two passes over each projection's synapses, drawn by chunks from
+the counter-based streams (:mod:`.rules`, numba kernels in :mod:`._build_kernels`):
+count per source, then regenerate and scatter into the final arrays, so the peak is
+the final CSR plus one chunk (no sort, no full-size int64 temporaries).
 """
 
 from __future__ import annotations
@@ -183,49 +188,119 @@ def propagator_rows(model, params, dt):
     return rows
 
 
-def _connect(spec, proj, pre, post, lay_pre, lay_post, targets):
-    key = rng.stream_key(spec.seed, rng.CONNECT, proj.index)
-    post_gids = np.arange(lay_post.gid0, lay_post.gid0 + post.size, dtype=np.uint64)
-    pre_gids = np.arange(lay_pre.gid0, lay_pre.gid0 + pre.size, dtype=np.uint64)
-    autapse = None if (proj.allow_autapses or proj.pre != proj.post) else 0
-    a = proj.rule_args
-    if proj.rule == "fixed_indegree":
-        return rules.fixed_indegree(key, a["k"], pre.size, post_gids, targets, autapse,
-                                    proj.allow_multapses) + (None, None)
-    if proj.rule == "pairwise_bernoulli":
-        return rules.pairwise_bernoulli(key, a["p"], pre.size, post_gids, targets,
-                                        autapse) + (None, None)
-    if proj.rule == "all_to_all":
-        return rules.all_to_all(pre.size, targets, autapse) + (None, None)
-    if proj.rule == "one_to_one":
-        return rules.one_to_one(targets) + (None, None)
-    if proj.rule == "fixed_outdegree":
-        return rules.fixed_outdegree(key, a["k"], post.size, pre_gids, targets, autapse,
-                                     proj.allow_multapses) + (None, None)
-    if proj.rule == "fixed_total_number":
-        return rules.fixed_total_number(key, a["n"], pre.size, post.size, targets, autapse,
-                                        proj.allow_multapses) + (None, None)
-    if proj.rule == "from_file":
+class _Projection:
+    """One projection's synapses on this process, as chunks regenerated on demand.
+
+    :meth:`chunks` yields ``(src, tgt, j, w, d)``: population-local source and target,
+    the synapse's ordinal among its target's synapses (the counter of its weight and
+    delay draws, see :mod:`.rules`) and, for ``from_file`` only, the file's weights and
+    delays.  The arrays are scratch buffers that the next chunk overwrites; iterating
+    again yields the same synapses.
+    """
+
+    def __init__(self, spec, proj, pre, post, lay_pre, lay_post, targets):
+        self.spec, self.proj, self.pre, self.post = spec, proj, pre, post
+        self.lp, self.lq, self.targets = lay_pre, lay_post, targets
+        self.key = rng.stream_key(spec.seed, rng.CONNECT, proj.index)
+        self.wkey = rng.stream_key(spec.seed, rng.WEIGHT, proj.index)
+        self.dkey = rng.stream_key(spec.seed, rng.DELAY, proj.index)
+        self.no_autapse = not proj.allow_autapses and proj.pre == proj.post
+        self.file = None
+        if proj.rule == "from_file":
+            self.file = self._read_file()
+
+    def _read_file(self):
         from ..io.connections import read_connections
 
-        s, t, w, d = read_connections(a["path"], pre.size, post.size, spec.path,
-                                      f"{proj.field}.rule.from_file")
-        keep = np.isin(t, targets)
-        return s[keep], t[keep], None if w is None else w[keep], None if d is None else d[keep]
-    raise SpecError(spec.path, proj.field, f"rule {proj.rule} not implemented")
+        spec, proj = self.spec, self.proj
+        s, t, w, d = read_connections(proj.rule_args["path"], self.pre.size, self.post.size,
+                                      spec.path, f"{proj.field}.rule.from_file")
+        s, t = np.asarray(s, np.int64), np.asarray(t, np.int64)
+        keep = np.isin(t, self.targets)
+        s, t = s[keep], t[keep]
+        w = None if w is None else np.asarray(w, np.float64)[keep]
+        d = None if d is None else np.asarray(d, np.float64)[keep]
+        # by (target, source), file order among equals; j = rank within the target
+        order = np.lexsort((s, t))
+        s, t = s[order], t[order]
+        first = np.searchsorted(t, t, side="left")
+        j = np.arange(len(t), dtype=np.int64) - first
+        return (s, t, j, None if w is None else w[order], None if d is None else d[order])
 
+    def _rule_chunks(self):
+        proj, a = self.proj, self.proj.rule_args
+        pre, post, targets = self.pre, self.post, self.targets
+        if proj.rule == "fixed_indegree":
+            return rules.fixed_indegree(self.key, a["k"], pre.size, self.lq.gid0, targets,
+                                        self.no_autapse, proj.allow_multapses)
+        if proj.rule == "pairwise_bernoulli":
+            return rules.pairwise_bernoulli(self.key, a["p"], pre.size, self.lq.gid0, targets,
+                                            self.no_autapse)
+        if proj.rule == "all_to_all":
+            return rules.all_to_all(pre.size, targets, self.no_autapse)
+        if proj.rule == "one_to_one":
+            return rules.one_to_one(targets)
+        if proj.rule == "fixed_outdegree":
+            return rules.fixed_outdegree(self.key, a["k"], post.size, self.lp.gid0, pre.size,
+                                         targets, self.no_autapse, proj.allow_multapses)
+        if proj.rule == "fixed_total_number":
+            return rules.fixed_total_number(self.key, a["n"], pre.size, post.size, targets,
+                                            self.no_autapse, proj.allow_multapses)
+        raise SpecError(self.spec.path, proj.field, f"rule {proj.rule} not implemented")
 
-def _synapse_values(spec, proj, lay_post, tgt, src):
-    """Sort one projection's synapses by (target, source) and draw weights and delays."""
-    order = np.lexsort((src, tgt))
-    tgt, src = tgt[order], src[order]
-    # j = rank of the synapse among its target's synapses (partition-independent)
-    first = np.searchsorted(tgt, tgt, side="left")
-    j = (np.arange(len(tgt)) - first).astype(np.uint64)
-    gids = (lay_post.gid0 + tgt).astype(np.uint64)
-    w = sample(proj.weight, rng.id_keys(rng.stream_key(spec.seed, rng.WEIGHT, proj.index), gids), j)
-    d = sample(proj.delay, rng.id_keys(rng.stream_key(spec.seed, rng.DELAY, proj.index), gids), j)
-    return order, tgt, src, w, d, j
+    def chunks(self):
+        """Yield ``(src, tgt, j, w, d)`` by chunks; ``w``/``d`` are the file's values
+        (float64) for ``from_file`` projections that give them, else None."""
+        if self.file is not None:
+            s, t, j, fw, fd = self.file
+            for a in range(0, len(t), rules.CHUNK):
+                sl = slice(a, a + rules.CHUNK)
+                yield (s[sl], t[sl], j[sl], None if fw is None else fw[sl],
+                       None if fd is None else fd[sl])
+            return
+        for src, tgt, j in self._rule_chunks():
+            yield src, tgt, j, None, None
+
+    def draw(self, value, key, tgt, j):
+        """``sample(value, id_keys(key, gid of tgt), j)`` (the numba twin)."""
+        if value.kind == "const":
+            return np.full(len(tgt), value.args[0], np.float64)
+        out = np.empty(len(tgt), np.float64)
+        _K().draw_values(_kind(value), *_args(value), np.uint64(key), int(self.lq.gid0),
+                         tgt, j, out)
+        return out
+
+    def collect(self):
+        """All synapses at once (device projections): ``(src, tgt, j, w, d)``."""
+        parts = [tuple(None if x is None else x.copy() for x in c) for c in self.chunks()]
+
+        def cat(i):
+            return np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64)
+
+        src, tgt, j = cat(0), cat(1), cat(2)
+        fw = None if not parts or parts[0][3] is None else cat(3)
+        fd = None if not parts or parts[0][4] is None else cat(4)
+        w = self.draw(self.proj.weight, self.wkey, tgt, j) if fw is None else fw
+        d = self.draw(self.proj.delay, self.dkey, tgt, j) if fd is None else fd
+        return src, tgt, j, w, d
+
+    def steps(self, d):
+        """Delays in ms -> ticks, checked."""
+        spec, proj, dt = self.spec, self.proj, self.spec.dt
+        steps = np.round(d / dt).astype(np.int64)
+        if len(steps) and steps.min() < 1:
+            raise SpecError(spec.path, f"{proj.field}.delay",
+                            f"a delay below dt ({dt} ms) was drawn or read; delays must be >= dt")
+        if len(steps) and steps.max() > 65535:
+            raise SpecError(spec.path, f"{proj.field}.delay", "delays above 65535 steps")
+        return steps
+
+    def max_steps_bound(self):
+        """An upper bound of the delays in ticks (inf when unknown before drawing)."""
+        if self.file is not None and self.file[4] is not None:
+            d = self.file[4]
+            return float(np.round(d.max() / self.spec.dt)) if len(d) else 1.0
+        return float(np.round(self.proj.delay.max_possible() / self.spec.dt))
 
 
 def build(spec: NetworkSpec, targets_of=None) -> Built:
@@ -289,7 +364,8 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
               refr=np.zeros(N, np.int32), prow=prow, params=params, prop=prop)
 
     # ---- synapses
-    rec_src, rec_tgt, rec_w, rec_d, rec_order = [], [], [], [], []
+    recurrent = []  # (_Projection, post model), scattered into the CSR by _fill_csr
+    counts = np.zeros(b.n_gids + 1, np.int64)
     pois = {"target": [], "weight": [], "delay": [], "gen": [], "key": []}
     cur = {"target": [], "weight": [], "delay": [], "gen": [], "key": []}
     pois_gen_index, cur_gen_index = {}, {}
@@ -298,19 +374,20 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         lp, lq = layouts[proj.pre], layouts[proj.post]
         model = get_model(post.model)
         targets = (np.arange(post.size, dtype=np.int64) if targets_of is None
-                   else targets_of(post.name, post.size))
-        src, tgt, fw, fd = _connect(spec, proj, pre, post, lp, lq, targets)
-        order, tgt, src, w, d, j = _synapse_values(spec, proj, lq, tgt, src)
-        if fw is not None:
-            w = fw[order].astype(np.float64)
-        if fd is not None:
-            d = fd[order].astype(np.float64)
-        steps = np.round(d / dt).astype(np.int64)
-        if len(steps) and steps.min() < 1:
-            raise SpecError(spec.path, f"{proj.field}.delay",
-                            f"a delay below dt ({dt} ms) was drawn or read; delays must be >= dt")
-        if len(steps) and steps.max() > 65535:
-            raise SpecError(spec.path, f"{proj.field}.delay", "delays above 65535 steps")
+                   else np.asarray(targets_of(post.name, post.size), np.int64))
+        pj = _Projection(spec, proj, pre, post, lp, lq, targets)
+        if pre.kind not in ("current", "poisson"):
+            # recurrent: count per source now, scatter in a second pass (below)
+            n_syn = 0
+            for src, _, _, _, _ in pj.chunks():
+                _K().count_sources(src, lp.gid0 + 1, counts)
+                n_syn += len(src)
+            recurrent.append((pj, model))
+            b.projection_info.append((proj.name, proj.pre, proj.post, n_syn))
+            continue
+        src, tgt, j, w, d = pj.collect()
+        steps = pj.steps(d)
+        j = j.astype(np.uint64)
         neuron = lq.n0 + tgt
         if pre.kind == "current":
             gi = cur_gen_index.setdefault(proj.pre, {})
@@ -321,45 +398,116 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
             cur["target"].append(neuron.astype(np.int32))
             cur["weight"].append(w)
             cur["delay"].append(steps)
-            cur["gen"].append(np.array([gi[g] for g in src], np.int32).reshape(-1))
+            cur["gen"].append(np.array([gi[g] for g in range(pre.size)], np.int32)[src])
             k = rng.id_keys(rng.stream_key(spec.seed, rng.NOISE, proj.index),
                             (lq.gid0 + tgt).astype(np.uint64))
             cur["key"].append(rng.mix64(k + j * rng.GOLDEN))
             b.projection_info.append((proj.name, proj.pre, proj.post, len(tgt)))
             continue
-        if proj.receptor is not None:
-            rec = np.full(len(w), model.receptors.index(proj.receptor), np.int64)
-        else:
-            rec = np.where(w < 0, model.receptors.index("in"), model.receptors.index("ex"))
-        if model.conductance_weights:
-            w = np.abs(w)
+        rec, w = _receptors(proj, model, w)
         slot = (rec * N + neuron).astype(np.int64)
-        if pre.kind == "poisson":
-            gi = pois_gen_index.setdefault(proj.pre, {})
-            for g in range(pre.size):
-                if g not in gi:
-                    gi[g] = len(b.pois_gens)
-                    p = pre.params
-                    b.pois_gens.append((p["rate"], p["start"], p["stop"]))
-            pois["target"].append(slot)
-            pois["weight"].append(w)
-            pois["delay"].append(steps)
-            pois["gen"].append(np.array([gi[g] for g in range(pre.size)], np.int32)[src])
-            k = rng.id_keys(rng.stream_key(spec.seed, rng.POISSON, proj.index),
-                            (lq.gid0 + tgt).astype(np.uint64))
-            pois["key"].append(rng.mix64(k + j * rng.GOLDEN))
-        else:
-            rec_src.append(lp.gid0 + src)
-            rec_tgt.append(slot)
-            rec_w.append(w)
-            rec_d.append(steps)
-            rec_order.append(np.full(len(src), proj.index, np.int64))
+        gi = pois_gen_index.setdefault(proj.pre, {})
+        for g in range(pre.size):
+            if g not in gi:
+                gi[g] = len(b.pois_gens)
+                p = pre.params
+                b.pois_gens.append((p["rate"], p["start"], p["stop"]))
+        pois["target"].append(slot)
+        pois["weight"].append(w)
+        pois["delay"].append(steps)
+        pois["gen"].append(np.array([gi[g] for g in range(pre.size)], np.int32)[src])
+        k = rng.id_keys(rng.stream_key(spec.seed, rng.POISSON, proj.index),
+                        (lq.gid0 + tgt).astype(np.uint64))
+        pois["key"].append(rng.mix64(k + j * rng.GOLDEN))
         b.projection_info.append((proj.name, proj.pre, proj.post, len(tgt)))
 
-    _finish_csr(b, rec_src, rec_tgt, rec_w, rec_d, rec_order)
+    _fill_csr(b, recurrent, counts)
     _finish_devices(b, pois, cur)
     _spike_generators(b)
     return b
+
+
+def _K():
+    """The numba kernels (imported on first use: ``import neurosim`` stays numba-free)."""
+    from . import _build_kernels
+
+    return _build_kernels
+
+
+def _kind(value):
+    return rules.KIND[value.kind]
+
+
+def _args(value):
+    """A value's arguments as 4 floats (the kernels' calling convention)."""
+    return (tuple(float(x) for x in value.args) + (0.0, 0.0, 0.0))[:4]
+
+
+def _receptors(proj, model, w):
+    """Receptor port of each synapse (``proj.receptor``, else by the weight's sign) and
+    the stored weight (its magnitude for conductance-based models)."""
+    if proj.receptor is not None:
+        rec = np.full(len(w), model.receptors.index(proj.receptor), np.int64)
+    else:
+        rec = np.where(w < 0, model.receptors.index("in"), model.receptors.index("ex"))
+    if model.conductance_weights:
+        w = np.abs(w)
+    return rec, w
+
+
+def _fill_csr(b, recurrent, counts):
+    """Second pass: regenerate every recurrent projection's chunks and scatter them into
+    the CSR by source gid (``counts[g + 1]`` synapses of source ``g``, from the first
+    pass).  Within a source row: by projection, then in generation order (target by
+    target for the per-target rules), so the synapses of one (source, slot) keep a
+    partition-independent order.  The peak is the final arrays plus one chunk."""
+    N = b.n_neurons
+    row_ptr = np.cumsum(counts, out=counts)  # in place: counts[0] == 0
+    n = int(row_ptr[-1])
+    bound = max([pj.max_steps_bound() for pj, _ in recurrent], default=1.0)
+    ddt = np.uint8 if bound < 256 else np.uint16
+    target = np.empty(n, np.int32)
+    weight = np.empty(n, np.float32)
+    delay = np.empty(n, ddt)
+    fill = row_ptr[:-1].copy()
+    lim = np.array([np.iinfo(np.int64).max, 0], np.int64)
+    none = np.zeros(0, np.float64)
+    K = _K()
+    for pj, model in recurrent:
+        proj = pj.proj
+        if proj.receptor is not None:
+            rec_fixed = model.receptors.index(proj.receptor)
+            rec_ex = rec_in = rec_fixed
+        else:
+            rec_fixed = -1
+            rec_ex, rec_in = model.receptors.index("ex"), model.receptors.index("in")
+        wa, da = np.array(_args(proj.weight)), np.array(_args(proj.delay))
+        for src, tgt, j, fw, fd in pj.chunks():
+            if not len(src):
+                continue
+            err = K.scatter(src, tgt, j, pj.lp.gid0, pj.lq.gid0, pj.lq.n0, N,
+                            -1 if fw is not None else _kind(proj.weight), wa,
+                            np.uint64(pj.wkey), none if fw is None else fw,
+                            -1 if fd is not None else _kind(proj.delay), da,
+                            np.uint64(pj.dkey), none if fd is None else fd, float(b.dt),
+                            rec_fixed, rec_ex, rec_in, bool(model.conductance_weights),
+                            fill, target, weight, delay, lim)
+            if err:
+                spec = b.spec
+                raise SpecError(spec.path, f"{proj.field}.delay",
+                                f"a delay below dt ({b.dt} ms) was drawn or read; delays "
+                                "must be >= dt" if err == 1 else "delays above 65535 steps")
+    dmin, dmax = (int(lim[0]), int(lim[1])) if n else (None, None)
+    if not np.array_equal(fill, row_ptr[1:]):
+        raise RuntimeError("network build: the second pass drew different synapses")
+    del fill
+    if delay.dtype == np.uint16 and (dmax or 1) < 256:
+        delay = delay.astype(np.uint8)
+    b.row_ptr = row_ptr
+    b.target, b.weight, b.delay = target, weight, delay
+    b.n_synapses = n
+    b.min_delay = dmin if dmin is not None else 1
+    b.max_delay = dmax if dmax is not None else 1
 
 
 def _device_params(pop, g):
@@ -367,27 +515,12 @@ def _device_params(pop, g):
     return p
 
 
-def _finish_csr(b, src, tgt, w, d, order):
-    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
-    src, tgt, w, d, order = (cat(src, np.int64), cat(tgt, np.int64), cat(w, np.float64),
-                             cat(d, np.int64), cat(order, np.int64))
-    # within a source row: by projection, then target slot (then the stable draw order)
-    perm = np.lexsort((tgt, order, src))
-    src = src[perm]
-    b.target = tgt[perm].astype(np.int32)
-    b.weight = w[perm].astype(np.float32)
-    dmax = int(d.max()) if len(d) else 1
-    b.delay = d[perm].astype(np.uint8 if dmax < 256 else np.uint16)
-    counts = np.bincount(src, minlength=b.n_gids)
-    b.row_ptr = np.zeros(b.n_gids + 1, np.int64)
-    np.cumsum(counts, out=b.row_ptr[1:])
-    b.n_synapses = len(src)
-    b.min_delay = int(d.min()) if len(d) else 1
-    b.max_delay = dmax
+def _cat(xs, dtype):
+    return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
 
 
 def _finish_devices(b, pois, cur):
-    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+    cat = _cat
     b.pois_target = cat(pois["target"], np.int32)
     b.pois_weight = cat(pois["weight"], np.float32)
     b.pois_delay = cat(pois["delay"], np.int32)

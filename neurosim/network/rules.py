@@ -1,11 +1,28 @@
 """Connectivity rules drawn from counter-based streams, per target (or per source).
 
-Each function returns the synapses of one projection whose targets are in
-``targets`` (post-population-local indices, sorted), as ``(src, tgt)`` arrays of
-population-local indices.  Every draw is keyed by ``(seed, CONNECT, projection)``
-and the global id of the target (or, for the rules that are not per target, the
-source or the synapse number), so any subset of targets -- any partition over
-ranks -- gets exactly the synapses it would get in the whole network.
+Each rule is a generator over chunks of one projection's synapses whose targets are
+in ``targets`` (post-population-local indices, sorted): it yields ``(src, tgt, j)``,
+int64 arrays of population-local source and target indices and the synapse's ordinal
+``j`` among its target's synapses (the counter of its weight and delay draws).  The
+arrays are views of buffers that the next chunk overwrites; :func:`collect` copies.
+A chunk holds at most ``max(chunk, k or n_pre)`` synapses, and iterating again yields
+the same synapses (the build counts in one pass and scatters in a second).
+
+Every draw is keyed by ``(seed, CONNECT, projection)`` and the global id of the target
+(or, for the rules that are not per target, the source or the synapse number), so any
+subset of targets -- any partition over ranks, any chunking -- gets exactly the
+synapses it would get in the whole network:
+
+- ``fixed_indegree``: target ``t``'s ``m``-th source is ``floor(u(t, m) * n_pre)``
+  (``m < k``); an autapse or (without multapses) a repeat is redrawn, in order, at
+  counters ``k, k+1, ...``; ``j = m``.
+- ``pairwise_bernoulli``: geometric skips over the sources with target ``t``'s
+  uniforms (``gap = floor(log(1 - u) / log(1 - p))``); ``j`` counts the hits.
+- ``fixed_outdegree``: the same as ``fixed_indegree`` with sources and targets swapped;
+  every rank walks all sources and keeps its own targets; ``j`` counts per target in
+  walk order.
+- ``fixed_total_number``: synapse ``i`` is ``(floor(u_s(i) n_pre), floor(u_t(i) n_post))``;
+  every rank walks all ``n`` and keeps its own targets; ``j`` counts per target in ``i``.
 """
 
 from __future__ import annotations
@@ -14,176 +31,132 @@ import numpy as np
 
 from .. import rng
 
-#: Upper bound on the number of random draws held at once (bounds the working set).
-CHUNK = 1 << 22
-_MAX_REDRAW = 10_000
+#: Value kinds, as the kernels number them (build.sample's names).
+KIND = {"const": 0, "uniform": 1, "lognormal": 2, "normal_clipped": 3, "normal": 4}
+
+#: Synapses per chunk (bounds the working set of a build).
+CHUNK = 1 << 18
 
 
-def _chunks(n_items, per_item):
-    step = max(1, CHUNK // max(1, per_item))
-    for a in range(0, n_items, step):
-        yield a, min(n_items, a + step)
+def _k():
+    """The numba kernels, imported on first use (``import neurosim`` stays numba-free)."""
+    from . import _build_kernels
+
+    return _build_kernels
 
 
-def _redraw_rows(sub, counts, n_pre, forbid, unique, first_counter):
-    """Redraw per row with fresh counters until no forbidden or repeated entry remains.
+def _chunk(chunk):
+    return int(chunk or CHUNK)
 
-    Parameters
-    ----------
-    sub : ndarray of uint64, shape (T,)
-        Per-row sub-keys.
-    counts : ndarray, shape (T, k)
-        The first draws (row-wise source indices).
-    forbid : ndarray of int64, shape (T,) or None
-        A value each row must not contain (the autapse), or None.
-    unique : bool
-        Whether entries within a row must be distinct (no multapses).
+
+def _buffers(cap):
+    return (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64))
+
+
+def _targets(targets):
+    return np.ascontiguousarray(targets, dtype=np.int64)
+
+
+def fixed_indegree(key, k, n_pre, gid0, targets, no_autapse, multapses, chunk=None):
+    """``k`` sources per target, uniformly (NEST's fixed_indegree).
+
+    ``gid0``: gid of post-population neuron 0; ``no_autapse``: source ``t`` forbidden
+    for target ``t`` (pre == post and autapses not allowed).
     """
-    out = counts.copy()
-    k = out.shape[1]
-    for r in range(out.shape[0]):
-        row = out[r]
-        ctr = first_counter
-        seen = set()
-        for j in range(k):
-            v = int(row[j])
-            tries = 0
-            while (forbid is not None and v == forbid[r]) or (unique and v in seen):
-                v = int(np.floor(rng.uniform(sub[r], ctr) * n_pre))
-                ctr += 1
-                tries += 1
-                if tries > _MAX_REDRAW:
-                    raise RuntimeError("connection rule cannot satisfy its constraints")
-            row[j] = v
-            seen.add(v)
-    return out
+    targets = _targets(targets)
+    k = int(k)
+    if k <= 0 or not len(targets):
+        return
+    src, tgt, j = _buffers(max(_chunk(chunk), k))
+    seen = np.zeros(max(n_pre, 1), np.bool_)
+    i = 0
+    while i < len(targets):
+        i, n = _k().fixed_indegree(np.uint64(key), k, int(n_pre), int(gid0), targets, i,
+                                bool(no_autapse), not multapses, seen, src, tgt, j)
+        yield src[:n], tgt[:n], j[:n]
 
 
-def fixed_indegree(key, k, n_pre, post_gids, targets, autapse_offset, multapses):
-    """``k`` sources per target, uniformly with replacement (NEST's fixed_indegree).
-
-    ``autapse_offset`` is None when autapses are allowed or pre != post; otherwise
-    source ``t`` is forbidden for target ``t``.
-    """
-    srcs, tgts = [], []
-    for a, b in _chunks(len(targets), k):
-        t = targets[a:b]
-        sub = rng.id_keys(key, post_gids[t])
-        u = rng.uniform(sub[:, None], np.arange(k, dtype=np.uint64)[None, :])
-        s = np.floor(u * n_pre).astype(np.int64)
-        forbid = t if autapse_offset is not None else None
-        bad = np.zeros(len(t), bool)
-        if forbid is not None:
-            bad |= (s == forbid[:, None]).any(axis=1)
-        if not multapses:
-            ss = np.sort(s, axis=1)
-            bad |= (ss[:, 1:] == ss[:, :-1]).any(axis=1)
-        if bad.any():
-            rows = np.nonzero(bad)[0]
-            s[rows] = _redraw_rows(
-                sub[rows], s[rows], n_pre, None if forbid is None else forbid[rows],
-                not multapses, k,
-            )
-        srcs.append(s.ravel())
-        tgts.append(np.repeat(t, k))
-    return _cat(srcs), _cat(tgts)
-
-
-def pairwise_bernoulli(key, p, n_pre, post_gids, targets, autapse_offset):
+def pairwise_bernoulli(key, p, n_pre, gid0, targets, no_autapse, chunk=None):
     """Each (source, target) pair connected with probability ``p`` (no multapses)."""
-    srcs, tgts = [], []
-    pre_idx = np.arange(n_pre, dtype=np.uint64)
-    for a, b in _chunks(len(targets), n_pre):
-        t = targets[a:b]
-        sub = rng.id_keys(key, post_gids[t])
-        hit = rng.uniform(sub[:, None], pre_idx[None, :]) < p
-        if autapse_offset is not None:
-            rows = np.arange(len(t))
-            ok = t < n_pre
-            hit[rows[ok], t[ok]] = False
-        r, s = np.nonzero(hit)
-        srcs.append(s.astype(np.int64))
-        tgts.append(t[r])
-    return _cat(srcs), _cat(tgts)
+    targets = _targets(targets)
+    if not len(targets) or n_pre <= 0:
+        return
+    src, tgt, j = _buffers(max(_chunk(chunk), n_pre))
+    i = 0
+    while i < len(targets):
+        i, n = _k().pairwise_bernoulli(np.uint64(key), float(p), int(n_pre), int(gid0), targets,
+                                    i, bool(no_autapse), src, tgt, j)
+        yield src[:n], tgt[:n], j[:n]
 
 
-def all_to_all(n_pre, targets, autapse_offset):
+def all_to_all(n_pre, targets, no_autapse, chunk=None):
     """Every source to every target (minus the autapse when forbidden)."""
-    s = np.tile(np.arange(n_pre, dtype=np.int64), len(targets))
-    t = np.repeat(targets, n_pre)
-    if autapse_offset is not None:
-        keep = s != t
-        s, t = s[keep], t[keep]
-    return s, t
+    targets = _targets(targets)
+    if not len(targets) or n_pre <= 0:
+        return
+    src, tgt, j = _buffers(max(_chunk(chunk), n_pre))
+    i = 0
+    while i < len(targets):
+        i, n = _k().all_to_all(int(n_pre), targets, i, bool(no_autapse), src, tgt, j)
+        yield src[:n], tgt[:n], j[:n]
 
 
-def one_to_one(targets):
+def one_to_one(targets, chunk=None):
     """Source ``i`` to target ``i``."""
-    return targets.copy(), targets.copy()
+    targets = _targets(targets)
+    chunk = _chunk(chunk)
+    for a in range(0, len(targets), chunk):
+        t = targets[a:a + chunk]
+        yield t, t, np.zeros(len(t), np.int64)
 
 
-def fixed_outdegree(key, k, n_post, pre_gids, targets, autapse_offset, multapses):
-    """``k`` targets per source; every rank walks all sources and keeps its targets."""
-    local = np.zeros(n_post, bool)
-    local[targets] = True
-    srcs, tgts = [], []
-    n_pre = len(pre_gids)
-    for a, b in _chunks(n_pre, k):
-        s_idx = np.arange(a, b, dtype=np.int64)
-        sub = rng.id_keys(key, pre_gids[s_idx])
-        u = rng.uniform(sub[:, None], np.arange(k, dtype=np.uint64)[None, :])
-        t = np.floor(u * n_post).astype(np.int64)
-        forbid = s_idx if autapse_offset is not None else None
-        bad = np.zeros(len(s_idx), bool)
-        if forbid is not None:
-            bad |= (t == forbid[:, None]).any(axis=1)
-        if not multapses:
-            tt = np.sort(t, axis=1)
-            bad |= (tt[:, 1:] == tt[:, :-1]).any(axis=1)
-        if bad.any():
-            rows = np.nonzero(bad)[0]
-            t[rows] = _redraw_rows(
-                sub[rows], t[rows], n_post, None if forbid is None else forbid[rows],
-                not multapses, k,
-            )
-        s = np.repeat(s_idx, k)
-        t = t.ravel()
-        keep = local[t]
-        srcs.append(s[keep])
-        tgts.append(t[keep])
-    return _cat(srcs), _cat(tgts)
+def fixed_outdegree(key, k, n_post, gid0, n_pre, targets, no_autapse, multapses,
+                    chunk=None):
+    """``k`` targets per source; every rank walks all sources and keeps its targets.
+
+    ``gid0``: gid of pre-population neuron 0.
+    """
+    k = int(k)
+    if k <= 0 or n_pre <= 0:
+        return
+    local = np.zeros(n_post, np.bool_)
+    local[_targets(targets)] = True
+    count = np.zeros(n_post, np.int64)
+    src, tgt, j = _buffers(max(_chunk(chunk), k))
+    seen = np.zeros(max(n_post, 1), np.bool_)
+    draws = np.empty(k, np.int64)
+    s = 0
+    while s < n_pre:
+        s, n = _k().fixed_outdegree(np.uint64(key), k, int(n_post), int(gid0), int(n_pre), s,
+                                 local, count, bool(no_autapse), not multapses, seen, draws,
+                                 src, tgt, j)
+        if n:
+            yield src[:n], tgt[:n], j[:n]
 
 
-def fixed_total_number(key, n, n_pre, n_post, targets, autapse_offset, multapses):
+def fixed_total_number(key, n, n_pre, n_post, targets, no_autapse, multapses, chunk=None):
     """``n`` synapses, each (source, target) drawn uniformly; the same split on any rank."""
     if not multapses:
         raise ValueError("fixed_total_number without multapses is not supported")
-    local = np.zeros(n_post, bool)
-    local[targets] = True
+    n = int(n)
+    local = np.zeros(n_post, np.bool_)
+    local[_targets(targets)] = True
+    count = np.zeros(n_post, np.int64)
     ks = rng.id_keys(key, np.array([0], np.uint64))[0]
     kt = rng.id_keys(key, np.array([1], np.uint64))[0]
-    srcs, tgts = [], []
-    for a, b in _chunks(n, 1):
-        i = np.arange(a, b, dtype=np.uint64)
-        s = np.floor(rng.uniform(ks, i) * n_pre).astype(np.int64)
-        t = np.floor(rng.uniform(kt, i) * n_post).astype(np.int64)
-        if autapse_offset is not None:
-            bad = np.nonzero(s == t)[0]
-            tries = 0
-            while len(bad):
-                tries += 1
-                if tries > _MAX_REDRAW:
-                    raise RuntimeError("fixed_total_number cannot avoid autapses")
-                ctr = np.uint64(n) * np.uint64(tries) + i[bad]
-                s[bad] = np.floor(rng.uniform(ks, ctr) * n_pre).astype(np.int64)
-                bad = bad[s[bad] == t[bad]]
-        keep = local[t]
-        srcs.append(s[keep])
-        tgts.append(t[keep])
-    return _cat(srcs), _cat(tgts)
+    src, tgt, j = _buffers(_chunk(chunk))
+    i = 0
+    while i < n:
+        i, m = _k().fixed_total_number(ks, kt, n, int(n_pre), int(n_post), i, local, count,
+                                    bool(no_autapse), src, tgt, j)
+        if m:
+            yield src[:m], tgt[:m], j[:m]
 
 
-def _cat(parts):
+def collect(chunks):
+    """Concatenate (copies of) a rule's chunks: ``(src, tgt, j)`` int64 arrays."""
+    parts = [tuple(a.copy() for a in c) for c in chunks]
     if not parts:
-        return np.zeros(0, np.int64)
-    return np.concatenate(parts).astype(np.int64, copy=False)
+        z = np.zeros(0, np.int64)
+        return z, z.copy(), z.copy()
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
