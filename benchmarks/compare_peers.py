@@ -1,0 +1,123 @@
+"""neurosim against NEST and Brian2 on the shipped networks, from one script.
+
+    python benchmarks/compare_peers.py [--networks cuba coba brunel2000] [--repeats 3]
+        [--peer-python /path/to/peers-venv/bin/python] [--json results.json]
+
+Every side runs as its own process (one process tree, one machine, one after another),
+recording the spikes of every population.  For each side and network: build time,
+simulation time, whole-process wall time (warm caches; neurosim's cold start with an
+empty numba cache is reported separately), peak RSS, and bytes per synapse
+((peak RSS - peak RSS of the same run without recurrent synapses) / synapses).
+Medians over the repeats; ratios are neurosim / peer.
+
+The peers live in a venv of their own (Brian2 2.9 needs numpy < 2.4):
+    python3 -m venv /work/peers-venv
+    /work/peers-venv/bin/pip install nest-simulator brian2 "numpy<2.4" scipy
+NEST runs with OMP_WAIT_POLICY=PASSIVE (busy-waiting barriers on 2 cores are ruinous).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _run(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    line = [x for x in p.stdout.splitlines() if x.startswith("{")][-1]
+    out = json.loads(line)
+    out["wall_s"] = wall
+    return out
+
+
+def sides(peer_python):
+    me = [sys.executable, os.path.join(HERE, "neurosim_net.py")]
+    nest = [peer_python, os.path.join(HERE, "peers", "nest_net.py")]
+    brian = [peer_python, os.path.join(HERE, "peers", "brian2_net.py")]
+    out = {"neurosim (numba, 1 core)": (me, [])}
+    if peer_python and os.path.exists(peer_python):
+        out.update({
+            "NEST 1 thread": (nest, ["--threads", "1"]),
+            "NEST 2 threads": (nest, ["--threads", "2"]),
+            "Brian2 cpp_standalone": (brian, ["--target", "cpp_standalone"]),
+            "Brian2 Cython": (brian, ["--target", "cython"]),
+        })
+    return out
+
+
+def measure(cmd, extra, net, repeats, env):
+    runs = [_run(cmd + [net] + extra, env) for _ in range(repeats)]
+    nos = _run(cmd + [net, "--no-synapses"] + extra, env)
+    med = {k: statistics.median(r[k] for r in runs)
+           for k in ("build_s", "sim_s", "wall_s", "peak_rss_mib")}
+    med["rates"] = runs[0]["rates"]
+    med["n_synapses"] = runs[0]["n_synapses"]
+    med["rss_no_syn_mib"] = nos["peak_rss_mib"]
+    med["bytes_per_synapse"] = ((med["peak_rss_mib"] - nos["peak_rss_mib"]) * 2**20
+                                / max(1, med["n_synapses"]))
+    med["all"] = runs
+    return med
+
+
+def cold_start(net):
+    """neurosim's whole-process time with an empty numba cache (compilation included)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=tempfile.mkdtemp())
+    return _run([sys.executable, os.path.join(HERE, "neurosim_net.py"), net], env)["wall_s"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--networks", nargs="+", default=["cuba", "coba", "brunel2000"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--peer-python", default=os.environ.get(
+        "NEUROSIM_PEER_PYTHON", "/work/peers-venv/bin/python"))
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    results = {}
+    for net in a.networks:
+        results[net] = {}
+        for name, (cmd, extra) in sides(a.peer_python).items():
+            print(f"# {net}: {name}", file=sys.stderr, flush=True)
+            results[net][name] = measure(cmd, extra, net, a.repeats, env)
+        results[net]["neurosim cold start wall_s"] = cold_start(net)
+    print(table(results))
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    return 0
+
+
+def table(results):
+    lines = ["| network | simulator | build (s) | simulation (s) | whole process (s) | peak RSS "
+             "(MiB) | bytes/synapse | rates (Hz) | sim time ratio neurosim/this |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for net, res in results.items():
+        mine = res["neurosim (numba, 1 core)"]["sim_s"]
+        for name, r in res.items():
+            if not isinstance(r, dict):
+                continue
+            rates = " / ".join(f"{v:.2f}" for v in r["rates"].values())
+            ratio = "" if name.startswith("neurosim") else f"{mine / r['sim_s']:.3f}"
+            lines.append(f"| {net} | {name} | {r['build_s']:.2f} | {r['sim_s']:.3f} | "
+                         f"{r['wall_s']:.2f} | {r['peak_rss_mib']:.0f} | "
+                         f"{r['bytes_per_synapse']:.1f} | {rates} | {ratio} |")
+        lines.append(f"| {net} | neurosim cold start (empty numba cache) | | | "
+                     f"{res['neurosim cold start wall_s']:.2f} | | | | |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
