@@ -55,13 +55,20 @@ class Simulation:
             spec.seed = int(seed)
         self.spec = spec
         self.dt = spec.dt
-        backend_cls = get_backend(backend)
+        backend_cls = get_backend(backend, spec.kind)
         if output is not None:
             check_output(output, overwrite)
         t0 = time.perf_counter()
-        self.built = build(spec)
+        if spec.kind == "ltc":
+            from .backends.ltc_numpy import ltc_record_plan
+            from .ltc.build import build_ltc
+
+            self.built = build_ltc(spec)
+            self.plan = ltc_record_plan(self.built, spec.record_state)
+        else:
+            self.built = build(spec)
+            self.plan = RecordPlan(self.built, spec.record_state)
         self.build_time = time.perf_counter() - t0
-        self.plan = RecordPlan(self.built, spec.record_state)
         self.backend = backend_cls(self.built, self.plan)
         self.backend_name = backend
         self.progress = progress
@@ -80,6 +87,10 @@ class Simulation:
                                  self._units, __version__)
 
     def _units(self, pop, var):
+        if self.spec.kind == "ltc":
+            from .models.ltc_neuron import STATE
+
+            return STATE[var].unit
         return get_model(self.spec.populations[pop].model).state[var].unit
 
     # ----------------------------------------------------------------------- running
@@ -169,9 +180,11 @@ class Simulation:
     def get(self, population, variable):
         """Current values of a state variable of every neuron of a population."""
         lay = self.built.layouts[population]
-        model = get_model(lay.model)
         self.backend.sync_to_host()
         sl = slice(lay.n0, lay.n0 + lay.size)
+        if self.spec.kind == "ltc" and variable == "v":
+            return self.backend.V[sl].copy()
+        model = get_model(lay.model)
         if variable == "V_m":
             return self.backend.V[sl].copy()
         if variable in model.syn_state:

@@ -25,6 +25,7 @@ INTERNAL = {
     "dimensionless": "",
     "current/time": "pA/ms",
     "conductance/time": "nS/ms",
+    "inverse_voltage": "1/mV",
 }
 
 #: Human words for error messages.
@@ -39,6 +40,7 @@ _WORDS = {
     "dimensionless": "a number",
     "current/time": "a current per time",
     "conductance/time": "a conductance per time",
+    "inverse_voltage": "an inverse voltage (1/mV)",
 }
 
 #: Map from internal unit string (as model tables write them) to dimension name.

@@ -8,6 +8,11 @@ _REGISTRY = {
     "numpy": ("neurosim.backends.numpy_backend", "NumpyBackend", "numpy"),
     "numba": ("neurosim.backends.numba_backend", "NumbaBackend", "numba"),
 }
+#: The same backends for graded (LTC) networks.
+_LTC = {
+    "numpy": ("neurosim.backends.ltc_numpy", "LtcNumpyBackend", "numpy"),
+    "numba": ("neurosim.backends.ltc_numba", "LtcNumbaBackend", "numba"),
+}
 
 
 class BackendError(Exception):
@@ -18,11 +23,11 @@ def names():
     return list(_REGISTRY)
 
 
-def get_backend(name):
-    """The backend class called ``name``; BackendError naming what is missing."""
+def get_backend(name, kind="spiking"):
+    """The backend class called ``name`` for a ``spiking`` or ``ltc`` network."""
     if name not in _REGISTRY:
         raise BackendError(f"unknown backend {name!r}; expected one of: {', '.join(_REGISTRY)}")
-    module, cls, lib = _REGISTRY[name]
+    module, cls, lib = (_LTC if kind == "ltc" else _REGISTRY)[name]
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:

@@ -26,17 +26,22 @@ class RecordPlan:
     record_specs : list of StateRecordSpec
     """
 
-    def __init__(self, built, record_specs):
+    def __init__(self, built, record_specs, row_of=None):
         from ..models import get_model
+
+        if row_of is None:
+
+            def row_of(pop, var):
+                model = get_model(built.layouts[pop].model)
+                return -1 if var == "V_m" else model.syn_state.index(var)
 
         self.groups = []  # (population, variable, column slice, every, ids, dtype)
         nidx, row, every = [], [], []
         for rs in record_specs:
             lay = built.layouts[rs.population]
-            model = get_model(lay.model)
             k = int(round(rs.interval / built.dt))
             for var in rs.variables:
-                r = -1 if var == "V_m" else model.syn_state.index(var)
+                r = row_of(rs.population, var)
                 c0 = len(nidx)
                 nidx.extend((lay.n0 + rs.neurons).tolist())
                 row.extend([r] * len(rs.neurons))

@@ -150,6 +150,7 @@ class NetworkSpec:
     path: str = ""
     base_dir: str = "."
     warnings: list = field(default_factory=list)
+    kind: str = "spiking"  # or "ltc" (graded networks, neurosim.ltc)
 
     @property
     def neuron_populations(self):
@@ -746,6 +747,14 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     _mapping(ctx, raw, "populations")
     if not raw:
         raise ctx.err("populations", "expected at least one population")
+    from ..ltc.spec import build_ltc_spec, is_ltc
+
+    if is_ltc(doc):
+        for pname in raw:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", str(pname)):
+                raise ctx.err(f"populations.{pname}", "a population name is letters, digits, "
+                              "_ . / - (not starting with a digit)")
+        return build_ltc_spec(ctx, doc, name, dt, duration, seed, path, text)
     pops = {}
     for pname, obj in raw.items():
         pops[pname] = _parse_population(ctx, pname, obj, f"populations.{pname}")
