@@ -31,18 +31,19 @@ def read_table(path, spec_path, field):
     raise SpecError(spec_path, field, f"expected a .npz, .csv or .h5 file, got {path}")
 
 
-def read_connections(path, n_pre, n_post, spec_path, field, extra=None):
+def read_connections(path, n_pre, n_post, spec_path, field, extra=None, pre_key="pre",
+                     post_key="post"):
     """Read a connection file; returns (pre, post, weight or None, delay or None).
 
     With ``extra`` (a list of column names), returns a fifth item: a dict of those
     extra columns that the file has, each checked to be finite and one per row.
     """
     cols = read_table(path, spec_path, field)
-    for k in ("pre", "post"):
+    for k in (pre_key, post_key):
         if k not in cols:
             raise SpecError(spec_path, field, f"{path} has no column {k!r} (has {sorted(cols)})")
-    pre = np.asarray(cols["pre"])
-    post = np.asarray(cols["post"])
+    pre = np.asarray(cols[pre_key])
+    post = np.asarray(cols[post_key])
     if pre.shape != post.shape or pre.ndim != 1:
         raise SpecError(spec_path, field, f"{path}: pre and post must be 1-d of equal length")
     for name, a, n in (("pre", pre, n_pre), ("post", post, n_post)):

@@ -155,7 +155,9 @@ def _synapses(b, spec, layouts, targets_of):
 
             s, t, _w, _d, cols = read_connections(
                 proj.rule_args["path"], pre.size, post.size, spec.path,
-                f"{proj.field}.rule.from_file", extra=list(table))
+                f"{proj.field}.rule.from_file", extra=list(table),
+                pre_key=proj.rule_args.get("pre_column", "pre"),
+                post_key=proj.rule_args.get("post_column", "post"))
             keep = np.isin(t, targets)
             s, t = s[keep], t[keep]
             cols = {c: v[keep] for c, v in cols.items()}

@@ -75,7 +75,7 @@ def _resolve(ctx, path):
 
 
 def _file_array(ctx, spec, path):
-    _check_keys(ctx, spec, path, ("file", "key"), ("file", "key"))
+    _check_keys(ctx, spec, path, ("file", "key", "scale"), ("file", "key"))
     from ..io.connections import read_table
 
     fpath = _resolve(ctx, spec["file"])
@@ -91,6 +91,8 @@ def _file_array(ctx, spec, path):
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise ctx.err(path, f"{fpath}:{spec['key']} has NaN or infinite values")
+    if "scale" in spec:
+        arr = arr * _quantity(ctx, spec["scale"], "dimensionless", _join(path, "scale"))
     return FileArray(fpath, spec["key"], arr)
 
 

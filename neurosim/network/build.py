@@ -214,7 +214,9 @@ class _Projection:
 
         spec, proj = self.spec, self.proj
         s, t, w, d = read_connections(proj.rule_args["path"], self.pre.size, self.post.size,
-                                      spec.path, f"{proj.field}.rule.from_file")
+                                      spec.path, f"{proj.field}.rule.from_file",
+                                      pre_key=proj.rule_args.get("pre_column", "pre"),
+                                      post_key=proj.rule_args.get("post_column", "post"))
         s, t = np.asarray(s, np.int64), np.asarray(t, np.int64)
         keep = np.isin(t, self.targets)
         s, t = s[keep], t[keep]

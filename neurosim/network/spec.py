@@ -530,7 +530,7 @@ def _parse_rule(ctx, rule, path):
         raise ctx.err(p, f"expected a rule name or {{rule: {{args}}}}, got {_show(rule)}")
     if name not in RULES:
         raise ctx.err(p, f"unknown rule '{name}'" + _suggest(name, RULES))
-    allowed = tuple(RULES[name]) + RULE_FLAGS
+    allowed = tuple(RULES[name]) + RULE_FLAGS + (("pre", "post") if name == "from_file" else ())
     _check_keys(ctx, args, _join(p, name), allowed, tuple(RULES[name]))
     out = {}
     for key, kind in RULES[name].items():
@@ -546,6 +546,12 @@ def _parse_rule(ctx, rule, path):
             if not 0.0 <= x <= 1.0:
                 raise ctx.err(ap, f"expected a probability in [0, 1], got {x}")
             out[key] = x
+    for key in ("pre", "post"):  # from_file: the names of the id columns
+        if key in args:
+            if not isinstance(args[key], str):
+                raise ctx.err(_join(_join(p, name), key), f"expected a column name, got "
+                              f"{_show(args[key])}")
+            out[f"{key}_column"] = args[key]
     flags = {k: _bool(ctx, args[k], _join(_join(p, name), k)) for k in RULE_FLAGS if k in args}
     return name, out, flags
 
