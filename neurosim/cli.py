@@ -42,6 +42,19 @@ def _parser():
     v.add_argument("network")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
+    c = sub.add_parser("convert", help="convert another tool's model to a network file")
+    c.add_argument("source", choices=["ncps"], help="the tool the model comes from")
+    c.add_argument("model", help="ncps LTC state dict (.pt read with weights_only, or .npz)")
+    c.add_argument("-o", "--output", required=True, help="network file to write (.yaml)")
+    c.add_argument("--inputs", required=True,
+                   help=".npz with inputs [T, K] (and optionally elapsed [T])")
+    c.add_argument("--integrator", default="ltc_fused",
+                   help="ltc_fused (reproduces ncps, default), closed_form, exp_midpoint ...")
+    c.add_argument("--ode-unfolds", type=int, default=6, help="ncps's ode_unfolds (default 6)")
+    c.add_argument("--no-implicit-constraints", action="store_true",
+                   help="the model was built with implicit_param_constraints=False")
+    c.add_argument("--overwrite", action="store_true")
+
     i = sub.add_parser("info", help="rates, CV of ISI and spike counts of a recording")
     i.add_argument("recording")
     i.add_argument("--t-start", default="0 ms", help="ignore spikes before this time")
@@ -60,7 +73,8 @@ def main(argv=None):
         _parser().print_help()
         return EXIT_BAD_INPUT
     try:
-        return {"run": _run, "validate": _validate, "info": _info}[args.command](args)
+        return {"run": _run, "validate": _validate, "info": _info,
+                "convert": _convert}[args.command](args)
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130
@@ -162,6 +176,32 @@ def _validate(args):
         print(f"  population {pop.name}: {pop.size} x {pop.model}")
     for pr in spec.projections:
         print(f"  projection {pr.name}: {pr.rule} {pr.rule_args or ''}")
+    return 0
+
+
+def _convert(args):
+    from .io.ncps import convert_ltc
+    from .models.ltc_neuron import INTEGRATORS
+    from .network.spec import SpecError
+
+    if args.integrator not in INTEGRATORS:
+        raise _BadInput(f"--integrator: expected one of {', '.join(INTEGRATORS)}, got "
+                        f"{args.integrator!r}")
+    base = os.path.splitext(args.output)[0]
+    for path in (args.output, base + "_params.npz", base + "_inputs.npz"):
+        if os.path.exists(path) and not args.overwrite:
+            raise _BadInput(f"{path}: already exists; pass --overwrite to replace it")
+    if not os.path.isfile(args.inputs):
+        raise _BadInput(f"{args.inputs}: file not found")
+    try:
+        convert_ltc(args.model, args.output, args.inputs, integrator=args.integrator,
+                    ode_unfolds=args.ode_unfolds,
+                    implicit_constraints=not args.no_implicit_constraints)
+    except SpecError as exc:
+        raise _BadInput(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise _BadInput(f"{args.inputs}: {exc}") from None
+    print(f"wrote {args.output} (+ {base}_params.npz, {base}_inputs.npz)")
     return 0
 
 

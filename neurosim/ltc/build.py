@@ -155,7 +155,8 @@ def _synapses(b, spec, layouts, targets_of):
 
             s, t, _w, _d, cols = read_connections(
                 proj.rule_args["path"], pre.size, post.size, spec.path,
-                f"{proj.field}.rule.from_file", extra=list(table),
+                f"{proj.field}.rule.from_file",
+                extra=[k for k in table if proj.params.get(k) is None],
                 pre_key=proj.rule_args.get("pre_column", "pre"),
                 post_key=proj.rule_args.get("post_column", "post"))
             keep = np.isin(t, targets)
