@@ -138,9 +138,10 @@ def _run(args):
         raise _BadInput(str(exc)) from None
     if not args.quiet:
         b = sim.built
-        print(f"{spec.name}: {b.n_neurons} neurons, {b.n_synapses} synapses, "
-              f"{len(b.pois_target)} Poisson inputs; built in {sim.build_time:.2f} s "
-              f"({args.backend} backend)")
+        extra = (f"{len(b.pois_target)} Poisson inputs" if spec.kind != "ltc"
+                 else f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels")
+        print(f"{spec.name}: {b.n_neurons} neurons, {b.n_synapses} synapses, {extra}; "
+              f"built in {sim.build_time:.2f} s ({args.backend} backend)")
     try:
         sim.run(spec.duration)
     except KeyboardInterrupt:
@@ -152,7 +153,10 @@ def _run(args):
         print(f"simulated {sim.sim_time:g} ms in {sim.last_run_wall:.2f} s "
               f"(real-time factor {sim.last_run_wall / max(1e-12, sim.sim_time * 1e-3):.3g}); "
               f"total {wall:.2f} s -> {output}")
-        _print_table(sim.summary())
+        if sim.summary():
+            _print_table(sim.summary())
+        for pop, var, _cols, _every, ids, _dtype in sim.plan.groups:
+            print(f"recorded {pop}/{var} of {len(ids)} neurons")
     return 0
 
 
