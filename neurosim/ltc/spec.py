@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -24,9 +25,9 @@ from ..network.spec import (
     _int,
     _join,
     _mapping,
-    _parse_neurons,
     _parse_rule,
     _quantity,
+    parse_state_record,
     _show,
     _suggest,
     parse_value,
@@ -273,32 +274,11 @@ def parse_record(ctx, doc, pops, dt):
     _check_keys(ctx, rec, "record", ("state", "spikes"))
     if rec.get("spikes"):
         raise ctx.err("record.spikes", "graded (LTC) neurons do not spike; record state: v")
-    out = []
+    out, seen = [], {}
+    model = SimpleNamespace(name="ltc_neuron", state=M.STATE)
     for i, entry in enumerate(rec.get("state", []) or []):
-        path = f"record.state[{i}]"
-        _mapping(ctx, entry, path)
-        _check_keys(ctx, entry, path, ("population", "variables", "neurons", "interval", "dtype"),
-                    ("population",))
-        pop = entry["population"]
-        if pop not in ltc:
-            raise ctx.err(_join(path, "population"), f"unknown ltc_neuron population {pop!r}"
-                          + _suggest(pop, ltc))
-        variables = entry.get("variables", ["v"])
-        variables = [variables] if isinstance(variables, str) else variables
-        for v in variables:
-            if v not in M.STATE:
-                raise ctx.err(_join(path, "variables"), f"unknown state {v!r} of ltc_neuron"
-                              + _suggest(v, M.STATE))
-        ids = _parse_neurons(ctx, entry.get("neurons", "all"), pops[pop].size,
-                             _join(path, "neurons"))
-        interval = _quantity(ctx, entry.get("interval", dt), "time", _join(path, "interval"))
-        k = round(interval / dt)
-        if k < 1 or abs(interval / dt - k) > 1e-9:
-            raise ctx.err(_join(path, "interval"), f"expected a multiple of dt ({dt} ms)")
-        dtype = entry.get("dtype", "float64")
-        if dtype not in ("float64", "float32"):
-            raise ctx.err(_join(path, "dtype"), "expected float64 or float32")
-        out.append(StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path))
+        out.append(parse_state_record(ctx, entry, f"record.state[{i}]", pops, ltc,
+                                      lambda _pop: model, dt, seen, default_variables=["v"]))
     return [], out
 
 

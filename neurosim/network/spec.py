@@ -676,6 +676,49 @@ def _parse_neurons(ctx, raw, size, path):
     raise ctx.err(path, f"expected 'all', 'start:stop' or a list of ids, got {_show(raw)}")
 
 
+def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen,
+                       default_variables=None):
+    """One ``record.state`` entry (shared by spiking and graded networks).
+
+    ``allowed`` lists the populations that may be recorded, ``model_of(pop)`` gives an
+    object with ``name`` and ``state`` (the model's state table), ``seen`` maps
+    (population, variable) to the entry that records it already.
+    """
+    _mapping(ctx, entry, path)
+    _check_keys(ctx, entry, path, ("population", "variables", "neurons", "interval", "dtype"),
+                ("population",) if default_variables else ("population", "variables"))
+    pop = entry["population"]
+    if pop not in allowed:
+        raise ctx.err(_join(path, "population"), f"unknown neuron population {pop!r}"
+                      + _suggest(pop, allowed))
+    model = model_of(pop)
+    variables = entry.get("variables", default_variables)
+    if isinstance(variables, str):
+        variables = [variables]
+    if not isinstance(variables, list) or not variables:
+        raise ctx.err(_join(path, "variables"), "expected a list of state variables")
+    for v in variables:
+        if v not in model.state:
+            raise ctx.err(_join(path, "variables"), f"unknown state variable {v!r} of "
+                          f"{model.name}" + _suggest(v, model.state))
+    ids = _parse_neurons(ctx, entry.get("neurons", "all"), pops[pop].size,
+                         _join(path, "neurons"))
+    interval = _quantity(ctx, entry.get("interval", dt), "time", _join(path, "interval"))
+    k = round(interval / dt)
+    if k < 1 or abs(interval / dt - k) > 1e-9:
+        raise ctx.err(_join(path, "interval"), f"expected a multiple of dt ({dt} ms), "
+                      f"got {interval} ms")
+    dtype = entry.get("dtype", "float64")
+    if dtype not in ("float64", "float32"):
+        raise ctx.err(_join(path, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
+    for v in variables:
+        if (pop, v) in seen:
+            raise ctx.err(_join(path, "variables"), f"{pop}/{v} is already recorded by "
+                          f"{seen[(pop, v)]}; record it once (one report per variable)")
+        seen[(pop, v)] = path
+    return StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path)
+
+
 def _parse_record(ctx, doc, pops, dt):
     neurons = [p.name for p in pops.values() if p.kind == "neuron"]
     if "record" not in doc:
@@ -701,40 +744,9 @@ def _parse_record(ctx, doc, pops, dt):
     out = []
     seen = {}
     for i, entry in enumerate(states):
-        path = f"record.state[{i}]"
-        _mapping(ctx, entry, path)
-        _check_keys(ctx, entry, path, ("population", "variables", "neurons", "interval", "dtype"),
-                    ("population", "variables"))
-        pop = entry["population"]
-        if pop not in pops or pops[pop].kind != "neuron":
-            raise ctx.err(_join(path, "population"), f"unknown neuron population {pop!r}"
-                          + _suggest(pop, neurons))
-        model = get_model(pops[pop].model)
-        variables = entry["variables"]
-        if isinstance(variables, str):
-            variables = [variables]
-        if not isinstance(variables, list) or not variables:
-            raise ctx.err(_join(path, "variables"), "expected a list of state variables")
-        for v in variables:
-            if v not in model.state:
-                raise ctx.err(_join(path, "variables"), f"unknown state variable {v!r} of "
-                              f"{model.name}" + _suggest(v, model.state))
-        ids = _parse_neurons(ctx, entry.get("neurons", "all"), pops[pop].size,
-                             _join(path, "neurons"))
-        interval = _quantity(ctx, entry.get("interval", dt), "time", _join(path, "interval"))
-        k = round(interval / dt)
-        if k < 1 or abs(interval / dt - k) > 1e-9:
-            raise ctx.err(_join(path, "interval"), f"expected a multiple of dt ({dt} ms), "
-                          f"got {interval} ms")
-        dtype = entry.get("dtype", "float64")
-        if dtype not in ("float64", "float32"):
-            raise ctx.err(_join(path, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
-        for v in variables:
-            if (pop, v) in seen:
-                raise ctx.err(_join(path, "variables"), f"{pop}/{v} is already recorded by "
-                              f"{seen[(pop, v)]}; record it once (one report per variable)")
-            seen[(pop, v)] = path
-        out.append(StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path))
+        out.append(parse_state_record(
+            ctx, entry, f"record.state[{i}]", pops, neurons,
+            lambda pop: get_model(pops[pop].model), dt, seen, default_variables=None))
     return list(dict.fromkeys(spikes)), out
 
 
