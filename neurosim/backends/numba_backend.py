@@ -4,12 +4,40 @@ The kernel follows :mod:`neurosim.backends.numpy_backend` operation by operation
 order of additions, the same portable exp, no fast-math so LLVM does not contract
 multiply-adds), so the two backends produce the same bits.  Python is entered only
 once per chunk, to flush recordings.
+
+Speed comes from specialisation, not from reordering arithmetic:
+
+- neurons are updated population by population (a population is a contiguous range
+  of neurons).  Each shipped model has its own loop with the number of synaptic
+  states fixed, branch-free so that LLVM vectorises it, with the parameters hoisted
+  to scalars when the population shares one propagator row (else read from a
+  per-neuron table); spikes are flagged in a byte mask and collected afterwards.
+  A population of any other model sends the whole network to ``_run_generic``, the
+  per-neuron loop over the padded propagator rows;
+- the conductance-based updates evaluate the portable exp in a loop of its own over
+  blocks of neurons (a short loop body lets the CPU overlap the Horner chains);
+- Poisson synapses come in runs of one generator: the hashes and the first table
+  comparisons of a run are one vectorised pass, the ring additions another; short
+  runs are drawn synapse by synapse;
+- spike delivery computes ring slots without a division, reads one weight for a row
+  whose weights are all equal, and prefetches the next spiking source's row.
+
+Products with propagator entries that are exactly zero (padding, and the zero pattern
+of each shipped model, checked in :func:`_kind`) are left out: for a finite state
+``0 * y`` is ``+-0``, and adding ``+-0`` changes no sum that is not itself ``+-0``
+(synaptic states are flushed to ``+0.0``; conductance sums start from ``+0.0``).
+Every other operation is done in the reference's order, including additions of
+``0.0`` that only matter for signed zeros.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from . import pexp as _pe
 from .base import HostBackend
@@ -18,9 +46,31 @@ _C = np.array(_pe.COEFFS, np.float64)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S11 = np.uint64(11)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_TWO_M53 = 1.0 / 9007199254740992.0
+_X_MIN = _pe.X_MIN
+_INV_LN2 = _pe.INV_LN2
+_LN2_HI = _pe.LN2_HI
+_LN2_LO = _pe.LN2_LO
+(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _pe.COEFFS
+
+# population kinds with a specialised update (membrane, states, receptor -> state map)
+K_GENERIC, K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA = range(6)
+# columns of the per-row parameter table
+(I_EL, I_IE, I_VV, I_VI, I_VMIN, I_VTH, I_VRESET, I_REF, I_G0, I_G1, I_GL, I_CM,
+ I_ER0, I_ER1) = range(14)
+I_PV = 14  # P_Vsyn[s]            4 columns
+I_PS = 18  # P_syn[s, t]         16 columns (s * 4 + t)
+I_GA = 34  # G_avg[c, s]          8 columns (c * 4 + s)
+NPAR = 42
+_POIS_B = 8  # table entries compared without branches per Poisson draw
+_MIN_RUN = 32  # shorter runs of one Poisson generator are drawn synapse by synapse
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def pexp(x):
     """Portable exp, scalar (bit-identical to the numpy version)."""
     if x < _pe.X_MIN:
@@ -33,17 +83,783 @@ def pexp(x):
     return p * 2.0**n
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@intrinsic
+def _i64_as_f64(typingctx, x):
+    """Reinterpret the bits of an int64 as a float64."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(x), codegen
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    """Number of trailing zero bits of a nonzero uint64."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return types.int64(types.uint64), codegen
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pexp_v(x):
+    """:func:`pexp` without a call or a loop, so that a loop around it vectorises.
+
+    ``2.0 ** n`` (exact for integral ``n``) is built from its exponent bits: the
+    biased exponent is clamped to [0, 2047], which gives ``inf`` for ``n > 1023``
+    (as ``pow`` does; NaN ``x`` stays NaN through ``p``).  ``n >= -1010`` here since
+    ``x >= X_MIN``, so no subnormal power is needed.
+    """
+    n = np.floor(x * _INV_LN2 + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = _C0
+    p = p * r + _C1
+    p = p * r + _C2
+    p = p * r + _C3
+    p = p * r + _C4
+    p = p * r + _C5
+    p = p * r + _C6
+    p = p * r + _C7
+    p = p * r + _C8
+    p = p * r + _C9
+    p = p * r + _C10
+    p = p * r + _C11
+    p = p * r + _C12
+    p = p * r + _C13
+    e = n + 1023.0
+    e = e if e < 2047.0 else 2047.0
+    e = e if e > 0.0 else 0.0
+    two = _i64_as_f64(np.int64(e) << 52)
+    out = p * two
+    return 0.0 if x < _X_MIN else out
+
+
+def _at(x, i):
+    """``x[i]`` for a per-neuron parameter array, ``x`` for a shared scalar."""
+
+
+@overload(_at)
+def _at_ov(x, i):
+    if isinstance(x, types.Array):
+        return lambda x, i: x[i]
+    return lambda x, i: x
+
+
+def _col(P, j):
+    """Parameter ``j`` of a population: a scalar from a shared row ``P[j]`` (1-D), or
+    the per-neuron column ``P[:, j]`` of a table ``[neuron, parameter]`` (2-D)."""
+
+
+@overload(_col)
+def _col_ov(P, j):
+    if P.ndim == 1:
+        return lambda P, j: P[j]
+    return lambda P, j: P[:, j]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _uniform(key, ctr):
     z = key + (ctr + np.uint64(1)) * _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    z = z ^ (z >> np.uint64(31))
-    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    return np.float64(z >> _S11) * _TWO_M53
 
 
-@nb.njit(cache=True, nogil=True)
+# ---------------------------------------------------------------------------- neurons
+#
+# Each specialised update takes views of the population's slice of the state arrays
+# (index 0 = first neuron), ``P``: the population's parameter row (1-D, shared
+# parameters) or its table ``[neuron, column]`` (2-D), and ``istim``: 0.0 (no current
+# input) or the per-neuron I_stim.  ``_col(P, j)`` is then a scalar or a per-neuron
+# column, read through ``_at``.  Returns the number of spikes; ``mask[i]`` is set to
+# 1 for a neuron that fired, 0 otherwise.
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _flush(a):
+    """A synaptic state below 1e-300 in magnitude (either zero) becomes +0.0."""
+    return 0.0 if abs(a) < 1e-300 else a
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _upd_delta(P, V, refr, R0, R1, istim, mask):
+    E_L, I_e, P_VV, P_VI = _col(P, I_EL), _col(P, I_IE), _col(P, I_VV), _col(P, I_VI)
+    V_min, V_th, V_reset, ref = _col(P, I_VMIN), _col(P, I_VTH), _col(P, I_VRESET), _col(P, I_REF)
+    nf = 0
+    for i in range(V.shape[0]):
+        v = V[i]
+        rf = refr[i]
+        free = rf == 0
+        el = _at(E_L, i)
+        i_tot = _at(I_e, i) + _at(istim, i)
+        acc = 0.0
+        vu = el + _at(P_VV, i) * (v - el) + acc + _at(P_VI, i) * i_tot
+        vu = vu + R0[i]
+        vu = vu + R1[i]
+        R0[i] = 0.0
+        R1[i] = 0.0
+        vn = vu if free else v
+        rf = rf if free else rf - np.int32(1)
+        vm = _at(V_min, i)
+        vn = vm if vn < vm else vn
+        sp = vn >= _at(V_th, i)
+        vn = _at(V_reset, i) if sp else vn
+        rf = np.int32(_at(ref, i)) if sp else rf
+        V[i] = vn
+        refr[i] = rf
+        mask[i] = sp
+        nf += sp
+    return nf
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _upd_exp(P, V, S0, S1, refr, R0, R1, istim, mask):
+    E_L, I_e, P_VV, P_VI = _col(P, I_EL), _col(P, I_IE), _col(P, I_VV), _col(P, I_VI)
+    V_min, V_th, V_reset, ref = _col(P, I_VMIN), _col(P, I_VTH), _col(P, I_VRESET), _col(P, I_REF)
+    pv0, pv1 = _col(P, I_PV), _col(P, I_PV + 1)
+    p00, p11 = _col(P, I_PS), _col(P, I_PS + 5)
+    nf = 0
+    for i in range(V.shape[0]):
+        v = V[i]
+        rf = refr[i]
+        free = rf == 0
+        y0 = S0[i]
+        y1 = S1[i]
+        el = _at(E_L, i)
+        i_tot = _at(I_e, i) + _at(istim, i)
+        acc = 0.0
+        acc = acc + _at(pv0, i) * y0
+        acc = acc + _at(pv1, i) * y1
+        vu = el + _at(P_VV, i) * (v - el) + acc + _at(P_VI, i) * i_tot
+        vn = vu if free else v
+        rf = rf if free else rf - np.int32(1)
+        n0 = _flush(_at(p00, i) * y0)
+        n1 = _flush(_at(p11, i) * y1)
+        n0 = n0 + R0[i]
+        n1 = n1 + R1[i]
+        R0[i] = 0.0
+        R1[i] = 0.0
+        vm = _at(V_min, i)
+        vn = vm if vn < vm else vn
+        sp = vn >= _at(V_th, i)
+        vn = _at(V_reset, i) if sp else vn
+        rf = np.int32(_at(ref, i)) if sp else rf
+        V[i] = vn
+        refr[i] = rf
+        S0[i] = n0
+        S1[i] = n1
+        mask[i] = sp
+        nf += sp
+    return nf
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _upd_alpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask):
+    E_L, I_e, P_VV, P_VI = _col(P, I_EL), _col(P, I_IE), _col(P, I_VV), _col(P, I_VI)
+    V_min, V_th, V_reset, ref = _col(P, I_VMIN), _col(P, I_VTH), _col(P, I_VRESET), _col(P, I_REF)
+    g0, g1 = _col(P, I_G0), _col(P, I_G1)
+    pv0, pv1, pv2, pv3 = _col(P, I_PV), _col(P, I_PV + 1), _col(P, I_PV + 2), _col(P, I_PV + 3)
+    ps00, ps10, ps11 = _col(P, I_PS), _col(P, I_PS + 4), _col(P, I_PS + 5)
+    ps22, ps32, ps33 = _col(P, I_PS + 10), _col(P, I_PS + 14), _col(P, I_PS + 15)
+    nf = 0
+    for i in range(V.shape[0]):
+        v = V[i]
+        rf = refr[i]
+        free = rf == 0
+        y0 = S0[i]
+        y1 = S1[i]
+        y2 = S2[i]
+        y3 = S3[i]
+        el = _at(E_L, i)
+        i_tot = _at(I_e, i) + _at(istim, i)
+        acc = 0.0
+        acc = acc + _at(pv0, i) * y0
+        acc = acc + _at(pv1, i) * y1
+        acc = acc + _at(pv2, i) * y2
+        acc = acc + _at(pv3, i) * y3
+        vu = el + _at(P_VV, i) * (v - el) + acc + _at(P_VI, i) * i_tot
+        vn = vu if free else v
+        rf = rf if free else rf - np.int32(1)
+        n0 = _flush(_at(ps00, i) * y0)
+        n1 = _flush(_at(ps10, i) * y0 + _at(ps11, i) * y1)
+        n2 = _flush(_at(ps22, i) * y2)
+        n3 = _flush(_at(ps32, i) * y2 + _at(ps33, i) * y3)
+        n0 = n0 + _at(g0, i) * R0[i]
+        n2 = n2 + _at(g1, i) * R1[i]
+        R0[i] = 0.0
+        R1[i] = 0.0
+        vm = _at(V_min, i)
+        vn = vm if vn < vm else vn
+        sp = vn >= _at(V_th, i)
+        vn = _at(V_reset, i) if sp else vn
+        rf = np.int32(_at(ref, i)) if sp else rf
+        V[i] = vn
+        refr[i] = rf
+        S0[i] = n0
+        S1[i] = n1
+        S2[i] = n2
+        S3[i] = n3
+        mask[i] = sp
+        nf += sp
+    return nf
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pexp_block(t, m):
+    """``t[:m] = pexp(t[:m])`` in a loop of its own: the 13-step Horner chain is long,
+    and only a short loop body lets the CPU overlap many of them."""
+    for j in range(m):
+        t[j] = _pexp_v(t[j])
+    return 0
+
+
+# Conductance-based models: per block of _BLK neurons, (1) V_inf and the exponent,
+# (2) the exponentials, (3) the rest of the update.
+_BLK = 256
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _upd_cexp(P, V, S0, S1, refr, R0, R1, istim, mask, dt, tA, tB):
+    E_L, I_e, g_L, C_m = _col(P, I_EL), _col(P, I_IE), _col(P, I_GL), _col(P, I_CM)
+    V_min, V_th, V_reset, ref = _col(P, I_VMIN), _col(P, I_VTH), _col(P, I_VRESET), _col(P, I_REF)
+    e0, e1 = _col(P, I_ER0), _col(P, I_ER1)
+    a00, a11 = _col(P, I_GA), _col(P, I_GA + 5)
+    p00, p11 = _col(P, I_PS), _col(P, I_PS + 5)
+    mdt = -dt
+    n = V.shape[0]
+    nf = 0
+    for b0 in range(0, n, _BLK):
+        m = min(_BLK, n - b0)
+        for ii in range(m):
+            i = np.uint64(b0 + ii)
+            y0 = S0[i]
+            y1 = S1[i]
+            i_tot = _at(I_e, i) + _at(istim, i)
+            gb0 = 0.0
+            gb0 = gb0 + _at(a00, i) * y0
+            gb1 = 0.0
+            gb1 = gb1 + _at(a11, i) * y1
+            gsum = 0.0
+            gsum = gsum + gb0
+            gsum = gsum + gb1
+            ge = 0.0
+            ge = ge + gb0 * _at(e0, i)
+            ge = ge + gb1 * _at(e1, i)
+            gl = _at(g_L, i)
+            gtot = gl + gsum
+            tA[ii] = (gl * _at(E_L, i) + ge + i_tot) / gtot
+            tB[ii] = mdt * gtot / _at(C_m, i)
+        _pexp_block(tB, m)
+        for ii in range(m):
+            i = np.uint64(b0 + ii)
+            v = V[i]
+            rf = refr[i]
+            free = rf == 0
+            y0 = S0[i]
+            y1 = S1[i]
+            vinf = tA[ii]
+            vu = vinf + (v - vinf) * tB[ii]
+            vn = vu if free else v
+            rf = rf if free else rf - np.int32(1)
+            n0 = _flush(_at(p00, i) * y0)
+            n1 = _flush(_at(p11, i) * y1)
+            n0 = n0 + R0[i]
+            n1 = n1 + R1[i]
+            R0[i] = 0.0
+            R1[i] = 0.0
+            vm = _at(V_min, i)
+            vn = vm if vn < vm else vn
+            sp = vn >= _at(V_th, i)
+            vn = _at(V_reset, i) if sp else vn
+            rf = np.int32(_at(ref, i)) if sp else rf
+            V[i] = vn
+            refr[i] = rf
+            S0[i] = n0
+            S1[i] = n1
+            mask[i] = sp
+            nf += sp
+    return nf
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _upd_calpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask, dt, tA, tB):
+    E_L, I_e, g_L, C_m = _col(P, I_EL), _col(P, I_IE), _col(P, I_GL), _col(P, I_CM)
+    V_min, V_th, V_reset, ref = _col(P, I_VMIN), _col(P, I_VTH), _col(P, I_VRESET), _col(P, I_REF)
+    g0, g1 = _col(P, I_G0), _col(P, I_G1)
+    e0, e1 = _col(P, I_ER0), _col(P, I_ER1)
+    ps00, ps10, ps11 = _col(P, I_PS), _col(P, I_PS + 4), _col(P, I_PS + 5)
+    ps22, ps32, ps33 = _col(P, I_PS + 10), _col(P, I_PS + 14), _col(P, I_PS + 15)
+    ga00, ga01, ga12, ga13 = _col(P, I_GA), _col(P, I_GA + 1), _col(P, I_GA + 6), _col(P, I_GA + 7)
+    mdt = -dt
+    n = V.shape[0]
+    nf = 0
+    for b0 in range(0, n, _BLK):
+        m = min(_BLK, n - b0)
+        for ii in range(m):
+            i = np.uint64(b0 + ii)
+            y0 = S0[i]
+            y1 = S1[i]
+            y2 = S2[i]
+            y3 = S3[i]
+            i_tot = _at(I_e, i) + _at(istim, i)
+            gb0 = 0.0
+            gb0 = gb0 + _at(ga00, i) * y0
+            gb0 = gb0 + _at(ga01, i) * y1
+            gb1 = 0.0
+            gb1 = gb1 + _at(ga12, i) * y2
+            gb1 = gb1 + _at(ga13, i) * y3
+            gsum = 0.0
+            gsum = gsum + gb0
+            gsum = gsum + gb1
+            ge = 0.0
+            ge = ge + gb0 * _at(e0, i)
+            ge = ge + gb1 * _at(e1, i)
+            gl = _at(g_L, i)
+            gtot = gl + gsum
+            tA[ii] = (gl * _at(E_L, i) + ge + i_tot) / gtot
+            tB[ii] = mdt * gtot / _at(C_m, i)
+        _pexp_block(tB, m)
+        for ii in range(m):
+            i = np.uint64(b0 + ii)
+            v = V[i]
+            rf = refr[i]
+            free = rf == 0
+            y0 = S0[i]
+            y1 = S1[i]
+            y2 = S2[i]
+            y3 = S3[i]
+            vinf = tA[ii]
+            vu = vinf + (v - vinf) * tB[ii]
+            vn = vu if free else v
+            rf = rf if free else rf - np.int32(1)
+            n0 = _flush(_at(ps00, i) * y0)
+            n1 = _flush(_at(ps10, i) * y0 + _at(ps11, i) * y1)
+            n2 = _flush(_at(ps22, i) * y2)
+            n3 = _flush(_at(ps32, i) * y2 + _at(ps33, i) * y3)
+            n0 = n0 + _at(g0, i) * R0[i]
+            n2 = n2 + _at(g1, i) * R1[i]
+            R0[i] = 0.0
+            R1[i] = 0.0
+            vm = _at(V_min, i)
+            vn = vm if vn < vm else vn
+            sp = vn >= _at(V_th, i)
+            vn = _at(V_reset, i) if sp else vn
+            rf = np.int32(_at(ref, i)) if sp else rf
+            V[i] = vn
+            refr[i] = rf
+            S0[i] = n0
+            S1[i] = n1
+            S2[i] = n2
+            S3[i] = n3
+            mask[i] = sp
+            nf += sp
+    return nf
+
+
+# ---------------------------------------------------------------------------- Poisson
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _count8(z, c0, c1, c2, c3, c4, c5, c6, c7):
+    """Hash ``z`` to a uniform; how many of the 8 table entries ``c*`` are below it."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    u = np.float64(np.int64(z >> _S11)) * _TWO_M53
+    c = ((c0 < u) + (c1 < u)) + ((c2 < u) + (c3 < u))
+    return c + (((c4 < u) + (c5 < u)) + ((c6 < u) + (c7 < u)))
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pois_count8(key, badd, cdf, out):
+    """Per synapse: how many of the first 8 table entries are below its uniform."""
+    c0, c1, c2, c3 = cdf[0], cdf[1], cdf[2], cdf[3]
+    c4, c5, c6, c7 = cdf[4], cdf[5], cdf[6], cdf[7]
+    for j in range(key.shape[0]):
+        out[j] = _count8(key[j] + badd, c0, c1, c2, c3, c4, c5, c6, c7)
+    return 0
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pois_draw8(key, badd, cdf, wgt, dly, tgt, kk, L, NR, cnt, val, slot):
+    """Single-part draws: count (first 8 entries), value ``count * w`` and ring slot.
+
+    Returns how many counts reached 8 (their table scan is not finished).
+    """
+    c0, c1, c2, c3 = cdf[0], cdf[1], cdf[2], cdf[3]
+    c4, c5, c6, c7 = cdf[4], cdf[5], cdf[6], cdf[7]
+    n8 = 0
+    for j in range(key.shape[0]):
+        c = _count8(key[j] + badd, c0, c1, c2, c3, c4, c5, c6, c7)
+        cnt[j] = c
+        n8 += c == _POIS_B
+        val[j] = np.float64(c) * np.float64(wgt[j])
+        s = kk + np.int64(dly[j])
+        s = s - L if s >= L else s
+        slot[j] = s * NR + np.int64(tgt[j])
+    return n8
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pois_draw8c(key, badd, cdf, wgt, cnt, val):
+    """:func:`_pois_draw8` for a run whose ring slots are consecutive (no slots)."""
+    c0, c1, c2, c3 = cdf[0], cdf[1], cdf[2], cdf[3]
+    c4, c5, c6, c7 = cdf[4], cdf[5], cdf[6], cdf[7]
+    n8 = 0
+    for j in range(key.shape[0]):
+        c = _count8(key[j] + badd, c0, c1, c2, c3, c4, c5, c6, c7)
+        cnt[j] = c
+        n8 += c == _POIS_B
+        val[j] = np.float64(c) * np.float64(wgt[j])
+    return n8
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pois_tail(c, key, ctr, cdf, K):
+    """Finish the table scan of a draw whose first 8 entries were all below u."""
+    u = _uniform(key, ctr)
+    while c < K - 1 and cdf[c] < u:
+        c += 1
+    return c
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _poisson_mixed(k, kk, L, NR, j0, j1, p_target, p_weight, p_delay, p_gen, p_key, p_cdf,
+                   p_parts, p_start, p_stop, ring):
+    """Poisson synapses ``[j0, j1)`` one by one (short runs of many generators)."""
+    K = p_cdf.shape[1]
+    for j in range(j0, j1):
+        g = p_gen[j]
+        if k < p_start[g] or k >= p_stop[g]:
+            continue
+        parts = p_parts[g]
+        count = 0
+        for p in range(parts):
+            u = _uniform(p_key[j], np.uint64(k) * np.uint64(parts) + np.uint64(p))
+            c = 0
+            while c < K - 1 and p_cdf[g, c] < u:
+                c += 1
+            count += c
+        if count:
+            s = kk + np.int64(p_delay[j])
+            s = s - L if s >= L else s
+            ring[s * NR + p_target[j]] += np.float64(count) * np.float64(p_weight[j])
+    return 0
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts, p_start,
+             p_stop, run_j0, run_j1, run_g, contig, cnt, tmp, val, slot, ring, add_zero):
+    """Step 1 for every Poisson synapse, in synapse order.
+
+    Synapses come in runs ``[run_j0, run_j1)`` of one generator ``run_g`` (-1: a stretch
+    of short runs, drawn one by one).  ``add_zero``: a count of 0 may add ``0 * w`` (no
+    -0.0 ring value can arise and every weight is finite), which spares a branch.
+    """
+    K = p_cdf.shape[1]
+    kk = k % L
+    for q in range(run_g.shape[0]):
+        g = run_g[q]
+        if g < 0:
+            _poisson_mixed(k, kk, L, NR, run_j0[q], run_j1[q], p_target, p_weight, p_delay,
+                           p_gen, p_key, p_cdf, p_parts, p_start, p_stop, ring)
+            continue
+        if k < p_start[g] or k >= p_stop[g]:
+            continue
+        j0 = run_j0[q]
+        j1 = run_j1[q]
+        m = j1 - j0
+        parts = p_parts[g]
+        cdf = p_cdf[g]
+        keys = p_key[j0:j1]
+        tgt = p_target[j0:j1]
+        wgt = p_weight[j0:j1]
+        dly = p_delay[j0:j1]
+        c_m = cnt[:m]
+        t_m = tmp[:m]
+        if K <= _POIS_B:
+            for jj in range(m):
+                count = 0
+                for p in range(parts):
+                    ctr = np.uint64(k) * np.uint64(parts) + np.uint64(p)
+                    count += _pois_tail(0, keys[jj], ctr, cdf, K)
+                c_m[jj] = count
+        elif parts > 1:
+            for p in range(parts):
+                ctr = np.uint64(k) * np.uint64(parts) + np.uint64(p)
+                _pois_count8(keys, (ctr + np.uint64(1)) * _GOLDEN, cdf, t_m)
+                for jj in range(m):
+                    c = t_m[jj]
+                    if c == _POIS_B:
+                        c = _pois_tail(c, keys[jj], ctr, cdf, K)
+                    c_m[jj] = c if p == 0 else c_m[jj] + c
+        else:
+            # one part: counts, values and slots in a vectorised pass, then the adds
+            v_m = val[:m]
+            s_m = slot[:m]
+            badd = (np.uint64(k) + np.uint64(1)) * _GOLDEN
+            if contig[q]:
+                n8 = _pois_draw8c(keys, badd, cdf, wgt, c_m, v_m)
+            else:
+                n8 = _pois_draw8(keys, badd, cdf, wgt, dly, tgt, kk, L, NR, c_m, v_m, s_m)
+            if n8:
+                for jj in range(m):
+                    if c_m[jj] == _POIS_B:
+                        c = _pois_tail(_POIS_B, keys[jj], np.uint64(k), cdf, K)
+                        c_m[jj] = c
+                        v_m[jj] = np.float64(c) * np.float64(wgt[jj])
+            if contig[q]:
+                # consecutive slots: a vectorised add (a count of 0 adds nothing)
+                s0 = kk + np.int64(dly[0])
+                s0 = (s0 - L if s0 >= L else s0) * NR + np.int64(tgt[0])
+                seg = ring[s0: s0 + m]
+                for jj in range(m):
+                    x = seg[jj]
+                    seg[jj] = x + v_m[jj] if c_m[jj] else x
+            elif add_zero:
+                for jj in range(m):
+                    ring[np.uint64(s_m[jj])] += v_m[jj]
+            else:
+                for jj in range(m):
+                    if c_m[jj]:
+                        ring[np.uint64(s_m[jj])] += v_m[jj]
+            continue
+        for jj in range(m):
+            c = c_m[jj]
+            if add_zero or c:
+                s = kk + np.int64(dly[jj])
+                s = s - L if s >= L else s
+                ring[s * NR + tgt[jj]] += np.float64(c) * np.float64(wgt[jj])
+    return 0
+
+
+# ---------------------------------------------------------------------------- delivery
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to fetch ``arr[idx]`` into the cache (no effect on results)."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aty = sig.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]],
+                                       wraparound=False, boundscheck=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read, high temporal locality, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx), codegen
+
+
+_DCHUNK = 32  # synapses delivered between two prefetches of the next source's row
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_delay,
+             row_uw, row_w):
+    """Add the weights of the rows of ``srcs`` (in order) to their ring slots.
+
+    A row whose weights are all equal (``row_uw``) reads ``row_w`` instead of its
+    weights (same values, half the memory traffic).  While a row is delivered, the
+    start of the next one is prefetched: rows are long, sequential and in memory.
+    """
+    ns = srcs.shape[0]
+    off = 0
+    if uniform_delay > 0:
+        s = kk + uniform_delay
+        s = s - L if s >= L else s
+        off = s * NR
+    for q in range(ns):
+        src = srcs[q]
+        j0 = row_ptr[src]
+        j1 = row_ptr[src + 1]
+        pa = 0
+        pb = 0
+        puw = True
+        if q + 1 < ns:
+            pa = row_ptr[srcs[q + 1]]
+            pb = row_ptr[srcs[q + 1] + 1]
+            puw = row_uw[srcs[q + 1]] != 0
+        uw = row_uw[src]
+        w = row_w[src]
+        j = j0
+        while j < j1:
+            je = min(j + _DCHUNK, j1)
+            if pa < pb:
+                _prefetch(target, pa)
+                if not puw:
+                    _prefetch(weight, pa)
+                if uniform_delay == 0:
+                    _prefetch(delay, pa)
+                pa += 16
+            if uniform_delay > 0:
+                if uw:
+                    for jj in range(j, je):
+                        ring[np.uint64(off + np.int64(target[jj]))] += w
+                else:
+                    for jj in range(j, je):
+                        ring[np.uint64(off + np.int64(target[jj]))] += np.float64(weight[jj])
+            else:
+                for jj in range(j, je):
+                    s = kk + np.int64(delay[jj])
+                    s = s - L if s >= L else s
+                    ring[np.uint64(s * NR + np.int64(target[jj]))] += np.float64(weight[jj])
+            j = je
+    return 0
+
+
+# ---------------------------------------------------------------------------- kernel
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _run(
+    k0, nsteps, dt, L, N,
+    V, syn, refr, ring,
+    pop_n0, pop_n1, pop_mode, pop_kind, pop_t0, HP, PT,
+    row_ptr, target, weight, delay, uniform_delay, row_uw, row_w, neuron_gid,
+    sg_steps, sg_gids, sg_pos,
+    p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts, p_start, p_stop,
+    run_j0, run_j1, run_g, run_contig, p_cnt, p_tmp, p_val, p_slot, p_add_zero,
+    c_target, c_weight, c_delay, c_chan, amp, amp_base,
+    r_nidx, r_row, r_every, r_buf,
+    sp_steps, sp_gids, istim, mask, fired,
+):
+    NR = 2 * N
+    n_sp = 0
+    cap = sp_steps.shape[0]
+    n_cur = c_target.shape[0]
+    n_pop = pop_n0.shape[0]
+    mask64 = mask.view(np.uint64)
+    tA = np.empty(_BLK)
+    tB = np.empty(_BLK)
+    for k in range(k0, k0 + nsteps):
+        if n_sp + N + (sg_steps.shape[0] - sg_pos) > cap and k > k0:
+            return k - k0, n_sp, sg_pos
+        kk = k % L
+        # 1. Poisson input
+        if run_g.shape[0]:
+            _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts,
+                     p_start, p_stop, run_j0, run_j1, run_g, run_contig, p_cnt, p_tmp, p_val,
+                     p_slot, ring, p_add_zero)
+        # 2. current input (istim stays zero without current synapses)
+        if n_cur:
+            for i in range(N):
+                istim[i] = 0.0
+            for j in range(n_cur):
+                istim[c_target[j]] += c_weight[j] * amp[c_chan[j], k - c_delay[j] - amp_base]
+        # 3. neurons, population by population
+        base = kk * NR
+        nf_tot = 0
+        for q in range(n_pop):
+            a = pop_n0[q]
+            b = pop_n1[q]
+            if b == a:
+                continue
+            kind = pop_kind[q]
+            Vq = V[a:b]
+            Rq = refr[a:b]
+            R0 = ring[base + a: base + b]
+            R1 = ring[base + N + a: base + N + b]
+            Mq = mask[a:b]
+            S0 = syn[0, a:b]
+            S1 = syn[1, a:b]
+            S2 = syn[2, a:b]
+            S3 = syn[3, a:b]
+            nf = 0
+            if pop_mode[q] == 0:
+                # one parameter row, no current input (I_stim = 0.0)
+                P = HP[q]
+                if kind == K_DELTA:
+                    nf = _upd_delta(P, Vq, Rq, R0, R1, 0.0, Mq)
+                elif kind == K_EXP:
+                    nf = _upd_exp(P, Vq, S0, S1, Rq, R0, R1, 0.0, Mq)
+                elif kind == K_ALPHA:
+                    nf = _upd_alpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, 0.0, Mq)
+                elif kind == K_CEXP:
+                    nf = _upd_cexp(P, Vq, S0, S1, Rq, R0, R1, 0.0, Mq, dt, tA, tB)
+                elif kind == K_CALPHA:
+                    nf = _upd_calpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, 0.0, Mq, dt, tA, tB)
+            else:
+                # a parameter table [neuron, column] (per-neuron parameters or current input)
+                o = pop_t0[q]
+                T = PT[o: o + NPAR * (b - a)].reshape((b - a, NPAR))
+                Iq = istim[a:b]
+                if kind == K_DELTA:
+                    nf = _upd_delta(T, Vq, Rq, R0, R1, Iq, Mq)
+                elif kind == K_EXP:
+                    nf = _upd_exp(T, Vq, S0, S1, Rq, R0, R1, Iq, Mq)
+                elif kind == K_ALPHA:
+                    nf = _upd_alpha(T, Vq, S0, S1, S2, S3, Rq, R0, R1, Iq, Mq)
+                elif kind == K_CEXP:
+                    nf = _upd_cexp(T, Vq, S0, S1, Rq, R0, R1, Iq, Mq, dt, tA, tB)
+                elif kind == K_CALPHA:
+                    nf = _upd_calpha(T, Vq, S0, S1, S2, S3, Rq, R0, R1, Iq, Mq, dt, tA, tB)
+            nf_tot += nf
+        # collect the spiking neurons in ascending order (64 mask bytes at a time)
+        nf = 0
+        if nf_tot:
+            for w0 in range(0, mask64.shape[0], 8):
+                o = mask64[w0] | mask64[w0 + 1] | mask64[w0 + 2] | mask64[w0 + 3]
+                o |= mask64[w0 + 4] | mask64[w0 + 5] | mask64[w0 + 6] | mask64[w0 + 7]
+                if o:
+                    for w in range(w0, w0 + 8):
+                        x = mask64[w]
+                        while x:
+                            # mask bytes are 0 or 1: one set bit per spiking neuron
+                            fired[nf] = 8 * w + (_cttz(x) >> 3)
+                            nf += 1
+                            x &= x - np.uint64(1)
+                    if nf == nf_tot:
+                        break
+        # 4. spikes of step k in ascending gid (neurons merged with generators) ...
+        a = 0
+        n_sp0 = n_sp
+        while True:
+            g_n = neuron_gid[fired[a]] if a < nf else -1
+            has_g = sg_pos < sg_steps.shape[0] and sg_steps[sg_pos] == k
+            g_s = sg_gids[sg_pos] if has_g else -1
+            if g_n < 0 and g_s < 0:
+                break
+            if g_n >= 0 and (g_s < 0 or g_n <= g_s):
+                src = g_n
+                a += 1
+            else:
+                src = g_s
+                sg_pos += 1
+            sp_steps[n_sp] = k
+            sp_gids[n_sp] = src
+            n_sp += 1
+        # ... delivered to ring slots k + D through the CSR, synapse by synapse
+        if n_sp > n_sp0:
+            _deliver(sp_gids[n_sp0:n_sp], kk, L, NR, ring, row_ptr, target, weight, delay,
+                     uniform_delay, row_uw, row_w)
+        # 5. record
+        for e in range(r_nidx.shape[0]):
+            ev = r_every[e]
+            if (k + 1) % ev == 0:
+                row = (k + 1) // ev - k0 // ev - 1
+                if r_row[e] < 0:
+                    r_buf[row, e] = V[r_nidx[e]]
+                else:
+                    r_buf[row, e] = syn[r_row[e], r_nidx[e]]
+    return nsteps, n_sp, sg_pos
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _run_generic(
     k0, nsteps, dt, L, N,
     V, syn, refr, ring, prow,
     membrane, P_syn, P_VV, P_VI, P_Vsyn, G_avg, E_rev, n_syn, n_cond, rec_state, rec_gain,
@@ -55,6 +871,11 @@ def _run(
     r_nidx, r_row, r_every, r_buf,
     sp_steps, sp_gids,
 ):
+    """Any neuron model: the per-neuron loop over the padded propagator rows.
+
+    Runs the whole network when a population has no specialised update (none of the
+    models shipped today); the reference order of operations, one neuron at a time.
+    """
     NR = 2 * N
     n_sp = 0
     cap = sp_steps.shape[0]
@@ -197,6 +1018,46 @@ def _run(
     return nsteps, n_sp, sg_pos
 
 
+def _kind(p, r0, r1):
+    """The specialised update for propagator rows [r0, r1) (K_GENERIC if none fits)."""
+    memb = p["membrane"][r0:r1]
+    ns = p["n_syn"][r0:r1]
+    nc = p["n_cond"][r0:r1]
+    st = p["rec_state"][r0:r1]
+    if not ((memb == memb[0]).all() and (ns == ns[0]).all() and (nc == nc[0]).all()
+            and (st == st[0]).all()):
+        return K_GENERIC
+    m, s, c, st = int(memb[0]), int(ns[0]), int(nc[0]), tuple(int(x) for x in st[0])
+
+    def zero_but(name, keep):
+        # every entry of p[name] outside ``keep`` is zero in every row
+        x = p[name][r0:r1].copy()
+        for ij in keep:
+            x[(slice(None),) + ij] = 0.0
+        return not x.any()
+
+    # The updates skip the products with these zero entries: 0 * y is +-0 for a finite
+    # state y, and adding +-0 changes no sum that is not itself +-0 (flushed to +0.0
+    # for synaptic states; the conductance sums start from +0.0 and are never -0.0).
+    diag2 = ((0, 0), (1, 1))
+    alpha = ((0, 0), (1, 0), (1, 1), (2, 2), (3, 2), (3, 3))
+    # exponential and delta inputs have receptor gain 1 (x * 1.0 is x): not multiplied
+    gain1 = bool((p["rec_gain"][r0:r1] == 1.0).all())
+    if m == 0 and s == 0 and st == (-1, -1) and gain1:
+        return K_DELTA
+    if m == 0 and s == 2 and st == (0, 1) and gain1 and zero_but("P_syn", diag2):
+        return K_EXP
+    if m == 0 and s == 4 and st == (0, 2) and zero_but("P_syn", alpha):
+        return K_ALPHA
+    if (m == 1 and s == 2 and c == 2 and st == (0, 1) and gain1 and zero_but("P_syn", diag2)
+            and zero_but("G_avg", diag2)):
+        return K_CEXP
+    if (m == 1 and s == 4 and c == 2 and st == (0, 2) and zero_but("P_syn", alpha)
+            and zero_but("G_avg", ((0, 0), (0, 1), (1, 2), (1, 3)))):
+        return K_CALPHA
+    return K_GENERIC
+
+
 class NumbaBackend(HostBackend):
     """Compiled CPU backend (numba, ``cache=True``: compiled once per machine)."""
 
@@ -211,14 +1072,148 @@ class NumbaBackend(HostBackend):
         self.sg_pos = 0
         self._sg_steps = np.ascontiguousarray(b.sg_steps, np.int64)
         self._sg_gids = np.ascontiguousarray(b.sg_gids, np.int64)
+        N = self.N
+        self._istim = np.zeros(N)
+        self._mask = np.zeros(((N + 63) // 64) * 64, np.uint8)
+        self._fired = np.zeros(max(N, 1), np.int64)
+        # recurrent delays: one value for every synapse lets delivery skip the table
+        d = b.delay
+        self._uniform_delay = int(d[0]) if len(d) and (d == d[0]).all() else 0
+        # rows (sources) whose synapses all have one weight
+        w, rp = b.weight, b.row_ptr
+        self._row_uw = np.zeros(b.n_gids, np.uint8)
+        self._row_w = np.zeros(b.n_gids)
+        full = np.nonzero(rp[1:] > rp[:-1])[0]
+        if len(full):
+            st = rp[full]
+            wmax = np.maximum.reduceat(w, st)
+            wmin = np.minimum.reduceat(w, st)
+            first = w[st]
+            same = (wmax == wmin) & (wmax == first)
+            # -0.0 and 0.0 compare equal: only take rows whose bits all match
+            zero = first == 0
+            if zero.any():
+                sb = np.signbit(w).astype(np.int8)
+                same &= ~zero | (np.maximum.reduceat(sb, st) == np.minimum.reduceat(sb, st))
+            self._row_uw[full] = same
+            self._row_w[full] = first.astype(np.float64)
+        # Poisson synapses: runs of consecutive synapses with the same generator, drawn
+        # in vectorised passes; stretches of short runs are drawn synapse by synapse
+        g = b.pois_gen
+        j0s, j1s, gs, contig = [], [], [], []
+        width = 1
+        if len(g):
+            cut = np.nonzero(np.diff(g))[0] + 1
+            t, d = b.pois_target.astype(np.int64), b.pois_delay
+            for a, z in zip(np.r_[0, cut], np.r_[cut, len(g)], strict=True):
+                if z - a >= _MIN_RUN:
+                    j0s.append(a)
+                    j1s.append(z)
+                    gs.append(g[a])
+                    # consecutive ring slots (one delay, targets t0, t0 + 1, ...)
+                    contig.append(bool((np.diff(t[a:z]) == 1).all() and (d[a:z] == d[a]).all()))
+                    width = max(width, z - a)
+                elif gs and gs[-1] < 0:
+                    j1s[-1] = z
+                else:
+                    j0s.append(a)
+                    j1s.append(z)
+                    gs.append(-1)
+                    contig.append(False)
+        self._run_j0 = np.asarray(j0s, np.int64)
+        self._run_j1 = np.asarray(j1s, np.int64)
+        self._run_g = np.asarray(gs, np.int64)
+        self._run_contig = np.asarray(contig, np.uint8)
+        self._p_cnt = np.zeros(width, np.int64)
+        self._p_tmp = np.zeros(width, np.int64)
+        self._p_val = np.zeros(width)
+        self._p_slot = np.zeros(width, np.int64)
+        self._p_key = np.ascontiguousarray(b.pois_key, np.uint64)
+        # Adding 0 * w for a count of 0 changes nothing when w is finite and no ring
+        # value can be -0.0 (which needs a weight of -0.0: sums of other values are not)
+
+        def negzero(w):
+            return bool(np.any((w == 0) & np.signbit(w)))
+
+        self._p_add_zero = bool(np.isfinite(b.pois_weight).all()
+                                and not negzero(b.pois_weight) and not negzero(b.weight))
+        self._populations()
+
+    def _populations(self):
+        """Per population: neuron range, first row, shared or not, kind; parameter tables."""
+        p = self.prop
+        rows = len(p["P_VV"])
+        PP = np.zeros((NPAR, rows))
+        PP[I_EL], PP[I_IE], PP[I_VV], PP[I_VI] = p["E_L"], p["I_e"], p["P_VV"], p["P_VI"]
+        PP[I_VMIN], PP[I_VTH], PP[I_VRESET] = p["V_min"], p["V_th"], p["V_reset"]
+        PP[I_REF] = p["ref_ticks"]
+        PP[I_G0], PP[I_G1] = p["rec_gain"][:, 0], p["rec_gain"][:, 1]
+        PP[I_GL], PP[I_CM] = p["g_L"], p["C_m"]
+        PP[I_ER0], PP[I_ER1] = p["E_rev"][:, 0], p["E_rev"][:, 1]
+        PP[I_PV: I_PV + 4] = p["P_Vsyn"].T
+        PP[I_PS: I_PS + 16] = p["P_syn"].reshape(rows, 16).T
+        PP[I_GA: I_GA + 8] = p["G_avg"].reshape(rows, 8).T
+        b = self.built
+        has_cur = np.zeros(self.N + 1, np.int64)
+        if len(b.cur_target):
+            has_cur[b.cur_target] = 1
+        n0, n1, mode, kind, hp, t0, tabs = [], [], [], [], [], [], []
+        nt = 0
+        for lay in sorted(b.layouts.values(), key=lambda x: x.n0):
+            if lay.kind != "neuron" or lay.size == 0:
+                continue
+            r0, r1 = lay.prop_row0, lay.prop_row0 + (lay.size if lay.heterogeneous else 1)
+            n0.append(lay.n0)
+            n1.append(lay.n0 + lay.size)
+            kind.append(_kind(p, r0, r1))
+            hp.append(PP[:, r0])
+            cur = bool(has_cur[lay.n0: lay.n0 + lay.size].any())
+            mode.append(int(lay.heterogeneous or cur))
+            t0.append(nt)
+            if mode[-1]:
+                tabs.append(np.broadcast_to(PP[:, r0:r1].T, (lay.size, NPAR)).ravel())
+                nt += NPAR * lay.size
+
+        def i64(x):
+            return np.asarray(x, np.int64).reshape(-1)
+
+        self._pop_n0, self._pop_n1, self._pop_mode = i64(n0), i64(n1), i64(mode)
+        self._pop_kind, self._pop_t0 = i64(kind), i64(t0)
+        self._HP = np.ascontiguousarray(hp) if hp else np.zeros((0, NPAR))
+        self._PT = np.concatenate(tabs) if tabs else np.zeros(0)
+
+    def refresh_propagators(self):
+        self._populations()
 
     def run_steps(self, k0, nsteps, amp, amp_base, rec):
-        b, p, pi, ci = self.built, self.prop, self.pois, self.cur
+        b, pi, ci = self.built, self.pois, self.cur
         # generator events before k0 (after a restart in the middle) are skipped
         while self.sg_pos < len(self._sg_steps) and self._sg_steps[self.sg_pos] < k0:
             self.sg_pos += 1
         buf = rec.buf if rec.n_entries else np.zeros((1, 0))
+        if (self._pop_kind == K_GENERIC).any():
+            return self._run_generic(k0, nsteps, amp, amp_base, rec, buf)
         done, n_sp, self.sg_pos = _run(
+            k0, nsteps, self.dt, self.L, self.N,
+            self.V, self.syn, self.refr, self.ring_flat,
+            self._pop_n0, self._pop_n1, self._pop_mode, self._pop_kind, self._pop_t0,
+            self._HP, self._PT,
+            b.row_ptr, b.target, b.weight, b.delay, self._uniform_delay, self._row_uw,
+            self._row_w, self.neuron_gid,
+            self._sg_steps, self._sg_gids, self.sg_pos,
+            b.pois_target, b.pois_weight, b.pois_delay, b.pois_gen, self._p_key,
+            pi.cdf, pi.parts, pi.start, pi.stop,
+            self._run_j0, self._run_j1, self._run_g, self._run_contig, self._p_cnt,
+            self._p_tmp, self._p_val, self._p_slot, self._p_add_zero,
+            b.cur_target, b.cur_weight, b.cur_delay, ci.channel, amp, amp_base,
+            rec.nidx, rec.row, rec.every, buf,
+            self.sp_steps, self.sp_gids, self._istim, self._mask, self._fired,
+        )
+        return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done
+
+    def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf):
+        b, p, pi, ci = self.built, self.prop, self.pois, self.cur
+        done, n_sp, self.sg_pos = _run_generic(
             k0, nsteps, self.dt, self.L, self.N,
             self.V, self.syn, self.refr, self.ring_flat, b.prow,
             p["membrane"], p["P_syn"], p["P_VV"], p["P_VI"], p["P_Vsyn"], p["G_avg"],
@@ -227,7 +1222,7 @@ class NumbaBackend(HostBackend):
             p["ref_ticks"],
             b.row_ptr, b.target, b.weight, b.delay, self.neuron_gid,
             self._sg_steps, self._sg_gids, self.sg_pos,
-            b.pois_target, b.pois_weight, b.pois_delay, b.pois_gen, b.pois_key,
+            b.pois_target, b.pois_weight, b.pois_delay, b.pois_gen, self._p_key,
             pi.cdf, pi.parts, pi.start, pi.stop,
             b.cur_target, b.cur_weight, b.cur_delay, ci.channel, amp, amp_base,
             rec.nidx, rec.row, rec.every, buf,
