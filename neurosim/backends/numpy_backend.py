@@ -59,6 +59,8 @@ class NumpyBackend(HostBackend):
             spikes_k.append(np.full(len(gids), k, np.int64))
             spikes_g.append(gids)
             rec.sample(k, self.V, self.syn)
+        if not spikes_k:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
         return np.concatenate(spikes_k), np.concatenate(spikes_g), nsteps
 
     # -- steps -----------------------------------------------------------------------
