@@ -11,7 +11,7 @@ Model equation (Hasani et al., AAAI 2021), for neuron ``i``::
 sensory input value.  Units: ms, mV, pF, nS, pA, and ``gamma`` in 1/mV; ncps's
 dimensionless parameters map one to one with one time unit = 1 ms (see docs/ltc.md).
 
-Closed-form update (the default, ``closed_form``)
+Closed-form update (``closed_form``)
 -------------------------------------------------
 With every presynaptic value frozen over a (sub)step of length ``h`` the equation is
 linear in ``v_i``: ``c_m dv/dt = A - B v`` with::
@@ -25,7 +25,7 @@ exact for the frozen problem and stable for every ``h`` (``v`` moves monotonical
 towards ``v_inf``, the convex combination of ``v_leak``, the ``E_ij`` and neighbours).
 It is first order in the coupling (presynaptic values lag by one substep).
 
-``exp_midpoint`` (second order): a half step of the closed form gives predicted values
+``exp_midpoint`` (second order, the default): a half step of the closed form gives predicted values
 ``v(t + h/2)`` of every neuron; ``G`` and ``GE`` are evaluated there and the full step
 is the closed form with those midpoint coefficients.  Still unconditionally stable.
 
