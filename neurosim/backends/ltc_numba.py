@@ -1,130 +1,542 @@
 """Graded (LTC) networks on the CPU with numba: the numpy reference's arithmetic, compiled.
 
-Same order of operations as :mod:`neurosim.backends.ltc_numpy` (coefficient sums in
-CSR order, chemical and gap sums kept apart and added at the end, the portable exp),
-so both backends give the same bits for the closed forms, Euler, RK4 and ncps's fused
-solver.  The ``adaptive`` reference integrator runs through the numpy backend.
+Same order of operations as :mod:`neurosim.backends.ltc_numpy` (coefficient sums in the
+build's summation order, chemical and gap sums kept apart and added at the end, the
+portable exp), so both backends give the same bits for the closed forms, Euler, RK4 and
+ncps's fused solver, with any number of threads.  The ``adaptive`` reference integrator
+runs through the numpy backend.
+
+Per coefficient evaluation (a substep, a midpoint, an RK stage) of a population:
+
+1. the activation tables ``S`` that the population reads and whose values changed are
+   recomputed, one sigmoid per presynaptic value (vectorised portable exp);
+2. per chunk of targets: chemical sums, block by block in the build's tile-major layout
+   -- for every tile of presynaptic values (512 KiB of ``S``, resident in L2) the
+   chunk's synapses in that tile are streamed, a gather from ``S`` and two
+   multiply-adds each, into per-target accumulators; per-synapse blocks compute their
+   activations into a buffer (a loop that vectorises), then sum four targets side by
+   side -- then gap junctions, then the integrator's elementwise update.
+
+Steps 1 and 2 are one parallel region each (``prange`` over chunks of ``CB``-multiples
+of targets, handed out one at a time) when a population is large; small populations
+run serially.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
+from ..ltc.build import (
+    B_CNT,
+    B_CRS,
+    B_E,
+    B_IDX,
+    B_NSYN,
+    B_NT,
+    B_P,
+    B_TAB,
+    B_W,
+    B_X0,
+    CB,
+    T_FOLD,
+    T_GAMMA,
+    T_MU,
+    T_N,
+    T_OFF,
+    T_W,
+    T_X0,
+    TILE,
+)
+from . import pexp as _pe
 from .ltc_numpy import EPS_FUSED, LtcNumpyBackend
-from .numba_backend import pexp
+
+_INV_LN2 = _pe.INV_LN2
+_LN2_HI = _pe.LN2_HI
+_LN2_LO = _pe.LN2_LO
+_X_MIN = _pe.X_MIN
+(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _pe.COEFFS
+_U = np.uint64
+_UTILE = np.uint64(TILE)
+_UCB = np.uint64(CB)
+#: Thread chunks per thread (handed out dynamically).
+NCH = 16
+#: Populations with fewer targets run serially (a parallel region costs ~10-30 us).
+PAR_MIN = 4096
+
+_jit = nb.njit(cache=True, nogil=True, error_model="numpy")
+_par = nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+#: Small helpers inlined into the loops (numba IR inlining: a call to another compiled
+#: function is not inlined by LLVM, and a loop with a call does not vectorise).
+_inl = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@intrinsic
+def _i64_as_f64(typingctx, x):
+    """Reinterpret the bits of an int64 as a float64."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(x), codegen
+
+
+@_inl
+def pexp(x):
+    """The portable exp (:mod:`neurosim.backends.pexp`), bit-identical to the numpy one,
+    written without calls or loops so that loops around it vectorise.  ``2 ** n`` is
+    built from its exponent bits (exact; ``n >= -1010`` since ``x >= X_MIN``; the biased
+    exponent is clamped to 2047, giving inf like ``pow``)."""
+    n = np.floor(x * _INV_LN2 + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = _C0
+    p = p * r + _C1
+    p = p * r + _C2
+    p = p * r + _C3
+    p = p * r + _C4
+    p = p * r + _C5
+    p = p * r + _C6
+    p = p * r + _C7
+    p = p * r + _C8
+    p = p * r + _C9
+    p = p * r + _C10
+    p = p * r + _C11
+    p = p * r + _C12
+    p = p * r + _C13
+    e = n + 1023.0
+    e = e if e < 2047.0 else 2047.0
+    e = e if e > 0.0 else 0.0
+    out = p * _i64_as_f64(np.int64(e) << 52)
+    return 0.0 if x < _X_MIN else out
+
+
+@_inl
 def _sigmoid(z):
-    if z > 700.0:
-        z = 700.0
-    elif z < -700.0:
-        z = -700.0
+    z = 700.0 if z > 700.0 else z  # np.clip(z, -700, 700), NaN kept
+    z = -700.0 if z < -700.0 else z
     return 1.0 / (1.0 + pexp(-z))
 
 
-@nb.njit(cache=True, nogil=True)
-def _coeffs(X, i, tptr, src, w, gamma, mu, E, gptr, gsrc, g):
-    gc = 0.0
-    gec = 0.0
-    for j in range(tptr[i], tptr[i + 1]):
-        wa = w[j] * _sigmoid(gamma[j] * (X[src[j]] - mu[j]))
-        gc += wa
-        gec += wa * E[j]
-    gg = 0.0
-    geg = 0.0
-    for j in range(gptr[i], gptr[i + 1]):
-        gg += g[j]
-        geg += g[j] * X[gsrc[j]]
-    return gc + gg, gec + geg
-
-
-@nb.njit(cache=True, nogil=True)
+@_inl
 def _closed(v, h, G, GE, gl, vl, I, cm):
     B = gl + G
     A = gl * vl + GE + I
-    if B > 0.0:
-        vinf = A / B
-        return vinf + (v - vinf) * pexp(-h * B / cm)
-    return v + h * A / cm
+    vinf = A / B
+    out = vinf + (v - vinf) * pexp(-h * B / cm)
+    return out if B > 0.0 else v + h * A / cm  # both computed: the loop vectorises
 
 
-@nb.njit(cache=True, nogil=True)
-def _rhs(X, i, v, tptr, src, w, gamma, mu, E, gptr, gsrc, g, gl, vl, I, cm):
-    G, GE = _coeffs(X, i, tptr, src, w, gamma, mu, E, gptr, gsrc, g)
-    B = gl + G
-    A = gl * vl + GE + I
-    return (A - B * v) / cm
+# ------------------------------------------------------------------ activation tables
 
 
-@nb.njit(cache=True, nogil=True)
-def _advance(X, out, i0, i1, method, substeps, h, c_m, g_leak, v_leak, I_ext,
-             tptr, src, w, gamma, mu, E, gptr, gsrc, g):
+@_jit
+def _table_range(X, S, x0, off, gamma, mu, w, fold, a, z):
+    xu, ou = _U(x0), _U(off)
+    if fold:
+        for x in range(_U(a), _U(z)):
+            S[ou + x] = w * _sigmoid(gamma * (X[xu + x] - mu))
+    else:
+        for x in range(_U(a), _U(z)):
+            S[ou + x] = _sigmoid(gamma * (X[xu + x] - mu))
+
+
+@_jit
+def _tables_range(X, S, tab_i, tab_f, todo, c, nch):
+    """Part ``c`` of ``nch`` of every table in ``todo``."""
+    for k in range(todo.shape[0]):
+        t = todo[k]
+        n = tab_i[t, T_N]
+        _table_range(X, S, tab_i[t, T_X0], tab_i[t, T_OFF], tab_f[t, T_GAMMA],
+                     tab_f[t, T_MU], tab_f[t, T_W], tab_i[t, T_FOLD] != 0, c * n // nch,
+                     (c + 1) * n // nch)
+
+
+@_par
+def _tables_par(X, S, tab_i, tab_f, todo, nch):
+    for c in nb.prange(nch):
+        _tables_range(X, S, tab_i, tab_f, todo, c, nch)
+
+
+@_jit
+def _tables(X, S, tab_i, tab_f, pb, blk, stale, nthreads):
+    """Recompute the stale tables that the blocks ``pb`` read (one parallel region)."""
+    todo = np.empty(pb.shape[0], np.int64)
+    m = 0
+    size = 0
+    for k in range(pb.shape[0]):
+        t = blk[pb[k], B_TAB]
+        if t < 0 or not stale[t]:
+            continue
+        stale[t] = False
+        todo[m] = t
+        m += 1
+        size += tab_i[t, T_N]
+    if m == 0:
+        return
+    if nthreads > 1 and size >= 8 * PAR_MIN:
+        _tables_par(X, S, tab_i, tab_f, todo[:m], NCH * nthreads)
+    else:
+        _tables_range(X, S, tab_i, tab_f, todo[:m], 0, 1)
+
+
+@_jit
+def _mark_stale(tab_i, stale, i0, i1):
+    """Tables whose presynaptic range meets [i0, i1) are out of date."""
+    for t in range(tab_i.shape[0]):
+        if tab_i[t, T_X0] < i1 and i0 < tab_i[t, T_X0] + tab_i[t, T_N]:
+            stale[t] = True
+
+
+# ------------------------------------------------------------------ chemical synapses
+
+
+@_jit
+def _seg_shared(S, sb, idx, io, wp, wo, Ep, eo, E, cnt, cb, a0, a1, j, G, GE):
+    """Targets [a0, a1) of one tile of a shared-activation block from block position
+    ``j``; returns the next position.  All indices unsigned (no wraparound checks)."""
+    if wo < 0:  # w folded into the table
+        if eo < 0:
+            for i in range(a0, a1):
+                c = _U(cnt[cb + i])
+                gc = G[i]
+                gec = GE[i]
+                for q in range(j, j + c):
+                    wa = S[sb + idx[io + q]]
+                    gc += wa
+                    gec += wa * E
+                G[i] = gc
+                GE[i] = gec
+                j += c
+        else:
+            for i in range(a0, a1):
+                c = _U(cnt[cb + i])
+                gc = G[i]
+                gec = GE[i]
+                for q in range(j, j + c):
+                    wa = S[sb + idx[io + q]]
+                    gc += wa
+                    gec += wa * Ep[_U(eo) + q]
+                G[i] = gc
+                GE[i] = gec
+                j += c
+    else:
+        wu = _U(wo)
+        if eo < 0:
+            for i in range(a0, a1):
+                c = _U(cnt[cb + i])
+                gc = G[i]
+                gec = GE[i]
+                for q in range(j, j + c):
+                    wa = wp[wu + q] * S[sb + idx[io + q]]
+                    gc += wa
+                    gec += wa * E
+                G[i] = gc
+                GE[i] = gec
+                j += c
+        else:
+            for i in range(a0, a1):
+                c = _U(cnt[cb + i])
+                gc = G[i]
+                gec = GE[i]
+                for q in range(j, j + c):
+                    wa = wp[wu + q] * S[sb + idx[io + q]]
+                    gc += wa
+                    gec += wa * Ep[_U(eo) + q]
+                G[i] = gc
+                GE[i] = gec
+                j += c
+    return j
+
+
+@_jit
+def _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1, j, G, GE,
+                buf):
+    """As :func:`_seg_shared` for a per-synapse block.  Four targets at a time: their
+    presynaptic values are gathered into ``buf`` (rows of ``nbuf``), the activations
+    computed in place (a loop without gathers, which vectorises), then the four sums run
+    side by side (four independent chains, each in order)."""
+    wu = _U(wo)
+    pu = _U(po)
+    nb_ = _U(buf.shape[0] // 4)
+    i = a0
+    while i < a1:
+        L = a1 - i
+        L = L if L < _U(4) else _U(4)
+        q0 = j
+        for lane in range(L):
+            c = _U(cnt[cb + i + lane])
+            rb = lane * nb_
+            if c > _U(0) and _U(idx[io + j + c - _U(1)]) - _U(idx[io + j]) == c - _U(1):
+                # consecutive sources (dense rows): no gather, one vectorised loop
+                x0 = xb + _U(idx[io + j])
+                for r in range(c):
+                    q = j + r
+                    buf[rb + r] = wp[wu + q] * _sigmoid(gp[pu + q] * (X[x0 + r] - mp[pu + q]))
+            else:
+                for r in range(c):
+                    buf[rb + r] = X[xb + idx[io + j + r]]
+                for r in range(c):
+                    q = j + r
+                    buf[rb + r] = wp[wu + q] * _sigmoid(gp[pu + q] * (buf[rb + r] - mp[pu + q]))
+            j += c
+        if L == _U(4):
+            c0 = _U(cnt[cb + i])
+            c1 = _U(cnt[cb + i + _U(1)])
+            c2 = _U(cnt[cb + i + _U(2)])
+            c3 = _U(cnt[cb + i + _U(3)])
+            m = min(min(c0, c1), min(c2, c3))
+            g0, g1, g2, g3 = G[i], G[i + _U(1)], G[i + _U(2)], G[i + _U(3)]
+            e0, e1, e2, e3 = GE[i], GE[i + _U(1)], GE[i + _U(2)], GE[i + _U(3)]
+            if eo < 0:
+                for r in range(m):
+                    x0 = buf[r]
+                    x1 = buf[nb_ + r]
+                    x2 = buf[_U(2) * nb_ + r]
+                    x3 = buf[_U(3) * nb_ + r]
+                    g0 += x0
+                    e0 += x0 * E
+                    g1 += x1
+                    e1 += x1 * E
+                    g2 += x2
+                    e2 += x2 * E
+                    g3 += x3
+                    e3 += x3 * E
+            else:
+                eu = _U(eo) + q0
+                p1 = eu + c0
+                p2 = p1 + c1
+                p3 = p2 + c2
+                for r in range(m):
+                    x0 = buf[r]
+                    x1 = buf[nb_ + r]
+                    x2 = buf[_U(2) * nb_ + r]
+                    x3 = buf[_U(3) * nb_ + r]
+                    g0 += x0
+                    e0 += x0 * Ep[eu + r]
+                    g1 += x1
+                    e1 += x1 * Ep[p1 + r]
+                    g2 += x2
+                    e2 += x2 * Ep[p2 + r]
+                    g3 += x3
+                    e3 += x3 * Ep[p3 + r]
+            G[i], G[i + _U(1)], G[i + _U(2)], G[i + _U(3)] = g0, g1, g2, g3
+            GE[i], GE[i + _U(1)], GE[i + _U(2)], GE[i + _U(3)] = e0, e1, e2, e3
+            start = m
+        else:
+            start = _U(0)
+        qa = q0
+        for lane in range(L):  # the tails (everything, for a last group under four)
+            c = _U(cnt[cb + i + lane])
+            rb = lane * nb_
+            gc = G[i + lane]
+            gec = GE[i + lane]
+            if eo < 0:
+                for r in range(start, c):
+                    wa = buf[rb + r]
+                    gc += wa
+                    gec += wa * E
+            else:
+                eu = _U(eo) + qa
+                for r in range(start, c):
+                    wa = buf[rb + r]
+                    gc += wa
+                    gec += wa * Ep[eu + r]
+            G[i + lane] = gc
+            GE[i + lane] = gec
+            qa += c
+        i += L
+    return j
+
+
+@_jit
+def _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp,
+                G, GE, buf):
+    """Chemical sums of the targets of coarse blocks [cb0, cb1) (population-local)."""
+    a0 = _U(cb0) * _UCB
+    a1 = _U(min(n, cb1 * CB))
+    for i in range(a0, a1):
+        G[i] = 0.0
+        GE[i] = 0.0
+    ncb1 = (n + CB - 1) // CB + 1
+    for k in range(pb.shape[0]):
+        bi = pb[k]
+        tab = blk[bi, B_TAB]
+        io = _U(blk[bi, B_IDX])
+        wo, eo, po = blk[bi, B_W], blk[bi, B_E], blk[bi, B_P]
+        E = blk_E[bi]
+        for t in range(blk[bi, B_NT]):
+            j = _U(crs[blk[bi, B_CRS] + t * ncb1 + cb0])
+            cb = _U(blk[bi, B_CNT] + t * n)
+            if tab >= 0:
+                sb = _U(tab_i[tab, T_OFF]) + _U(t) * _UTILE
+                _seg_shared(S, sb, idx, io, wp, wo, Ep, eo, E, cnt, cb, a0, a1, j, G, GE)
+            else:
+                xb = _U(blk[bi, B_X0]) + _U(t) * _UTILE
+                _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1,
+                            j, G, GE, buf)
+
+
+# ------------------------------------------------------------------ coefficients, updates
+
+
+@_jit
+def _gap_finish(i0, a, z, gptr, gsrc, g, X, G, GE):
+    """Add gap-junction sums: G = Gc + Gg, GE = GEc + GEg (local indices [a, z))."""
+    for a_ in range(a, z):
+        i = i0 + a_
+        gg = 0.0
+        geg = 0.0
+        for j in range(gptr[i], gptr[i + 1]):
+            gg += g[j]
+            geg += g[j] * X[gsrc[j]]
+        G[a_] = G[a_] + gg
+        GE[a_] = GE[a_] + geg
+
+
+@_jit
+def _upd_range(op, a, z, i0, hh, v, G, GE, c_m, g_leak, v_leak, I_ext, X, out):
+    """Elementwise updates of local neurons [a, z): 0 closed form, 1 right-hand side,
+    2 ncps's fused step."""
+    u0 = _U(i0)
+    if op == 0:
+        for a_ in range(_U(a), _U(z)):
+            i = u0 + a_
+            out[a_] = _closed(v[a_], hh, G[a_], GE[a_], g_leak[i], v_leak[i], I_ext[i],
+                              c_m[i])
+    elif op == 1:
+        for a_ in range(_U(a), _U(z)):
+            i = u0 + a_
+            B = g_leak[i] + G[a_]
+            A = g_leak[i] * v_leak[i] + GE[a_] + I_ext[i]
+            out[a_] = (A - B * X[i]) / c_m[i]
+    else:
+        for a_ in range(_U(a), _U(z)):
+            i = u0 + a_
+            cm_t = c_m[i] / hh
+            num = cm_t * v[a_] + g_leak[i] * v_leak[i] + GE[a_] + I_ext[i]
+            den = cm_t + g_leak[i] + G[a_]
+            out[a_] = num / (den + EPS_FUSED)
+
+
+@_jit
+def _stage_chunk(op, cb0, cb1, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx, cnt, crs,
+                 wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE, buf):
+    """Targets of coarse blocks [cb0, cb1): chemical sums, gap junctions, update ``op``."""
+    _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, G,
+                GE, buf)
+    a = cb0 * CB
+    z = min(n, cb1 * CB)
+    if gptr[i0 + z] > gptr[i0 + a]:  # else G + 0.0 == G (sums of w s >= 0 are never -0.0)
+        _gap_finish(i0, a, z, gptr, gsrc, g, X, G, GE)
+    _upd_range(op, a, z, i0, hh, v, G, GE, c_m, g_leak, v_leak, I_ext, X, out)
+
+
+@_par
+def _stage_par(op, nch, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx, cnt, crs, wp, Ep,
+               gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE, nbuf):
+    ncb = (n + CB - 1) // CB
+    for c in nb.prange(nch):
+        cb0 = c * ncb // nch
+        cb1 = (c + 1) * ncb // nch
+        if cb1 > cb0:
+            buf = np.empty(nbuf)
+            _stage_chunk(op, cb0, cb1, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx,
+                         cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext,
+                         G, GE, buf)
+
+
+@_jit
+def _stage(op, hh, v, out, X, S, stale, i0, i1, pb, blk, blk_E, tab_i, tab_f, idx, cnt, crs,
+           wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE, nbuf, nthreads):
+    """One coefficient evaluation of the neurons [i0, i1) (one population) from X and the
+    elementwise update ``op`` into ``out``: two parallel regions (tables, then the rest)."""
     n = i1 - i0
-    saved = X[i0:i1].copy()
-    v = np.empty(n)
-    k1 = np.empty(n)
-    k2 = np.empty(n)
-    k3 = np.empty(n)
+    _tables(X, S, tab_i, tab_f, pb, blk, stale, nthreads)
+    nsyn = 0
+    for k in range(pb.shape[0]):
+        nsyn += blk[pb[k], B_NSYN]
+    if nthreads > 1 and n > CB and (n >= PAR_MIN or nsyn >= 16 * PAR_MIN):
+        _stage_par(op, NCH * nthreads, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx,
+                   cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE,
+                   nbuf)
+    else:
+        _stage_chunk(op, 0, (n + CB - 1) // CB, i0, n, hh, v, out, X, S, pb, blk, blk_E,
+                     tab_i, idx, cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak,
+                     I_ext, G, GE, np.empty(nbuf))
+
+
+@_jit
+def _advance(X, S, stale, out, i0, i1, method, substeps, h, c_m, g_leak, v_leak, I_ext,
+             pb, blk, blk_E, tab_i, tab_f, idx, cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g,
+             nbuf, nthreads, work):
+    """New values ``out`` (local) of neurons [i0, i1) after a step of length h; X is left
+    as it was (the start-of-step values).  ``work``: scratch, 3 rows of at least n."""
+    n = i1 - i0
+    G = work[0, :n]
+    GE = work[1, :n]
+    # the substep's start values: X itself where X is not written before the update
+    copy_v = substeps > 1 or method == 1 or method == 3
+    v = work[2, :n] if copy_v else X[i0:i1]
+    sargs = (pb, blk, blk_E, tab_i, tab_f, idx, cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m,
+             g_leak, v_leak, I_ext, G, GE, nbuf, nthreads)
+    saved = np.empty(0)
+    if substeps > 1 or method == 1 or method == 3:
+        saved = X[i0:i1].copy()
+    k1 = np.empty(0)
+    k2 = np.empty(0)
+    k3 = np.empty(0)
+    if method == 3:
+        k1 = np.empty(n)
+        k2 = np.empty(n)
+        k3 = np.empty(n)
     hs = h / substeps
-    for _ in range(substeps):
-        for a in range(n):
-            v[a] = X[i0 + a]
+    for sub in range(substeps):
+        if copy_v:
+            for a in range(n):
+                v[a] = X[i0 + a]
         if method == 0 or method == 1:
             hh = hs if method == 0 else 0.5 * hs
-            for a in range(n):
-                i = i0 + a
-                G, GE = _coeffs(X, i, tptr, src, w, gamma, mu, E, gptr, gsrc, g)
-                out[i] = _closed(v[a], hh, G, GE, g_leak[i], v_leak[i], I_ext[i], c_m[i])
+            _stage(0, hh, v, out, X, S, stale, i0, i1, *sargs)
             if method == 1:
                 for a in range(n):
-                    X[i0 + a] = out[i0 + a]
-                for a in range(n):
-                    i = i0 + a
-                    G, GE = _coeffs(X, i, tptr, src, w, gamma, mu, E, gptr, gsrc, g)
-                    out[i] = _closed(v[a], hs, G, GE, g_leak[i], v_leak[i], I_ext[i], c_m[i])
+                    X[i0 + a] = out[a]
+                _mark_stale(tab_i, stale, i0, i1)
+                _stage(0, hs, v, out, X, S, stale, i0, i1, *sargs)
         elif method == 2:
+            _stage(1, hs, v, out, X, S, stale, i0, i1, *sargs)
             for a in range(n):
-                i = i0 + a
-                out[i] = v[a] + hs * _rhs(X, i, v[a], tptr, src, w, gamma, mu, E, gptr, gsrc,
-                                          g, g_leak[i], v_leak[i], I_ext[i], c_m[i])
+                out[a] = v[a] + hs * out[a]
         elif method == 3:
-            for a in range(n):
-                i = i0 + a
-                k1[a] = _rhs(X, i, v[a], tptr, src, w, gamma, mu, E, gptr, gsrc, g,
-                             g_leak[i], v_leak[i], I_ext[i], c_m[i])
+            _stage(1, hs, v, k1, X, S, stale, i0, i1, *sargs)
             for a in range(n):
                 X[i0 + a] = v[a] + 0.5 * hs * k1[a]
-            for a in range(n):
-                i = i0 + a
-                k2[a] = _rhs(X, i, X[i], tptr, src, w, gamma, mu, E, gptr, gsrc, g,
-                             g_leak[i], v_leak[i], I_ext[i], c_m[i])
+            _mark_stale(tab_i, stale, i0, i1)
+            _stage(1, hs, v, k2, X, S, stale, i0, i1, *sargs)
             for a in range(n):
                 X[i0 + a] = v[a] + 0.5 * hs * k2[a]
-            for a in range(n):
-                i = i0 + a
-                k3[a] = _rhs(X, i, X[i], tptr, src, w, gamma, mu, E, gptr, gsrc, g,
-                             g_leak[i], v_leak[i], I_ext[i], c_m[i])
+            _mark_stale(tab_i, stale, i0, i1)
+            _stage(1, hs, v, k3, X, S, stale, i0, i1, *sargs)
             for a in range(n):
                 X[i0 + a] = v[a] + hs * k3[a]
+            _mark_stale(tab_i, stale, i0, i1)
+            _stage(1, hs, v, out, X, S, stale, i0, i1, *sargs)
             for a in range(n):
-                i = i0 + a
-                k4 = _rhs(X, i, X[i], tptr, src, w, gamma, mu, E, gptr, gsrc, g,
-                          g_leak[i], v_leak[i], I_ext[i], c_m[i])
-                out[i] = v[a] + (hs / 6.0) * (k1[a] + 2.0 * k2[a] + 2.0 * k3[a] + k4)
+                out[a] = v[a] + (hs / 6.0) * (k1[a] + 2.0 * k2[a] + 2.0 * k3[a] + out[a])
         else:
+            _stage(2, hs, v, out, X, S, stale, i0, i1, *sargs)
+        if sub < substeps - 1:
             for a in range(n):
-                i = i0 + a
-                G, GE = _coeffs(X, i, tptr, src, w, gamma, mu, E, gptr, gsrc, g)
-                cm_t = c_m[i] / hs
-                num = cm_t * v[a] + g_leak[i] * v_leak[i] + GE + I_ext[i]
-                den = cm_t + g_leak[i] + G
-                out[i] = num / (den + EPS_FUSED)
+                X[i0 + a] = out[a]
+            _mark_stale(tab_i, stale, i0, i1)
+    if saved.shape[0] == n:
         for a in range(n):
-            X[i0 + a] = out[i0 + a]
-    for a in range(n):
-        X[i0 + a] = saved[a]
+            X[i0 + a] = saved[a]
+        _mark_stale(tab_i, stale, i0, i1)
 
 
 class LtcNumbaBackend(LtcNumpyBackend):
@@ -132,11 +544,61 @@ class LtcNumbaBackend(LtcNumpyBackend):
 
     name = "numba"
 
-    def advance_population(self, X, i0, i1, method, substeps, h, rtol, atol):
+    def __init__(self, built, record_plan):
+        super().__init__(built, record_plan)
+        b = built
+        self.S = np.zeros(max(b.n_S, 1))
+        self.stale = np.ones(max(len(b.tab_i), 1), np.bool_)
+        self.nbuf = 4 * max(int(b.max_cell), 1)  # four rows of the largest cell
+        self.Vn = np.empty(self.N)
+        self.work = np.empty((3, max([p[2] - p[1] for p in b.pops], default=0)))
+
+    def kernel_arrays(self):
+        """The arrays a pass over the synapses streams (name -> array)."""
+        b = self.built
+        return {"idx": b.idx, "cnt": b.cnt, "crs": b.crs, "wp": b.wp, "Ep": b.Ep, "gp": b.gp,
+                "mp": b.mp, "gptr": b.gptr, "gsrc": b.gsrc, "g": b.g, "S": self.S}
+
+    def advance_population(self, X, i0, i1, method, substeps, h, rtol, atol, out=None):
         if method == 5:
             return super().advance_population(X, i0, i1, method, substeps, h, rtol, atol)
         b = self.built
-        out = np.empty(self.N)
-        _advance(X, out, i0, i1, method, substeps, h, b.c_m, b.g_leak, b.v_leak, b.I_ext,
-                 b.tptr, b.src, b.w, b.gamma, b.mu, b.E, b.gptr, b.gsrc, b.g)
-        return out[i0:i1]
+        pi = [p[1] for p in b.pops].index(i0)
+        if out is None:
+            out = np.empty(i1 - i0)
+        old = nb.set_parallel_chunksize(1)  # thread chunks handed out one at a time
+        try:
+            self._advance(X, i0, i1, method, substeps, h, out, pi)
+        finally:
+            nb.set_parallel_chunksize(old)
+        return out
+
+    def _advance(self, X, i0, i1, method, substeps, h, out, pi):
+        b = self.built
+        _advance(X, self.S, self.stale, out, i0, i1, method, substeps, h, b.c_m, b.g_leak,
+                 b.v_leak, b.I_ext, b.pop_blocks[pi], b.blk, b.blk_E, b.tab_i, b.tab_f,
+                 b.idx, b.cnt, b.crs, b.wp, b.Ep, b.gp, b.mp, b.gptr, b.gsrc, b.g, self.nbuf,
+                 nb.get_num_threads(), self.work)
+
+    def run(self, k0, nsteps):
+        b = self.built
+        self.rec.begin(k0, nsteps)
+        X, N = self.X, self.N
+        for k in range(k0, k0 + nsteps):
+            X[:N] = self.V
+            if b.n_inputs:
+                X[N:] = b.inputs_at(k)
+            self.stale[:] = True
+            h = b.step_length(k)
+            new = self.Vn
+            for _name, i0, i1, method, sub, rtol, atol in b.pops:
+                if method == 5:
+                    new[i0:i1] = super().advance_population(X, i0, i1, method, sub, h, rtol,
+                                                            atol)
+                else:
+                    self.advance_population(X, i0, i1, method, sub, h, rtol, atol,
+                                            out=new[i0:i1])
+            self.Vn, self.V = self.V, new
+            self.rec.sample(k, self.V, self.syn)
+        z = np.zeros(0, np.int64)
+        return z, z.copy(), nsteps

@@ -10,7 +10,11 @@ neuron ``i`` from the current values ``X``::
     Gg  = sum_k g_k,      GEg = sum_k g_k X[gsrc_k]
     G = Gc + Gg,  GE = GEc + GEg
 
-(sums in CSR order; ``bincount`` adds in element order, as the numba loop does).
+(sums in the build's summation order, :meth:`LtcBuilt.flat`; ``bincount`` adds in
+element order, as the numba loops do).  Shared-activation projections read ``s_j`` (or
+``w_j s_j`` when ``w`` is a constant) from the activation tables, computed from the
+same expression once per presynaptic value, so the bits are those of the per-synapse
+formula.
 """
 
 from __future__ import annotations
@@ -39,22 +43,38 @@ class LtcNumpyBackend:
         self.V = b.V.copy()
         self.X = np.zeros(b.n_neurons + b.n_inputs)
         self.rec = record_plan
-        self.syn_tgt = np.repeat(np.arange(self.N), np.diff(b.tptr))
+        self._flat = {}
         self.gap_tgt = np.repeat(np.arange(self.N), np.diff(b.gptr))
         self.syn = np.zeros((1, self.N))  # no synaptic states; RecordPlan indexes row 0
 
     # -- coefficients ------------------------------------------------------------------
 
+    def tables(self, X):
+        """The activation tables S from the values X."""
+        b = self.built
+        S = np.empty(b.n_S)
+        for (x0, n, off, fold), (gamma, mu, w) in zip(b.tab_i, b.tab_f, strict=True):
+            s = sigmoid(gamma * (X[x0: x0 + n] - mu))
+            S[off: off + n] = w * s if fold else s
+        return S
+
     def coeffs(self, X, i0, i1):
         """G, GE (nS, nS mV) of neurons [i0, i1) from the values X."""
         b = self.built
         n = i1 - i0
-        a, z = b.tptr[i0], b.tptr[i1]
-        t = self.syn_tgt[a:z] - i0
-        s = sigmoid(b.gamma[a:z] * (X[b.src[a:z]] - b.mu[a:z]))
-        wa = b.w[a:z] * s
-        gc = np.bincount(t, weights=wa, minlength=n)
-        gec = np.bincount(t, weights=wa * b.E[a:z], minlength=n)
+        f = self._flat.get((i0, i1))
+        if f is None:
+            f = self._flat[(i0, i1)] = b.flat(i0, i1)
+            f["shared"] = f["sidx"] >= 0
+        sh = f["shared"]
+        s = np.empty(len(sh))
+        if sh.any():
+            s[sh] = self.tables(X)[f["sidx"][sh]]
+        ps = ~sh
+        s[ps] = sigmoid(f["gamma"][ps] * (X[f["xsrc"][ps]] - f["mu"][ps]))
+        wa = np.where(f["fold"], s, f["w"] * s)
+        gc = np.bincount(f["tgt"], weights=wa, minlength=n)
+        gec = np.bincount(f["tgt"], weights=wa * f["E"], minlength=n)
         a, z = b.gptr[i0], b.gptr[i1]
         t = self.gap_tgt[a:z] - i0
         gg = np.bincount(t, weights=b.g[a:z], minlength=n)

@@ -1,17 +1,47 @@
-"""Build an LTC network: per-neuron parameters and synapses gathered by target (CSR).
+"""Build an LTC network: per-neuron parameters, activation tables and synapse blocks.
 
-Presynaptic values live in one vector ``X = [v (N neurons), u (K input channels)]``;
-chemical synapses of target ``i`` are ``tptr[i]:tptr[i+1]`` with ``src`` (int32 index
-into X) and float64 ``w, gamma, mu, E``; gap junctions likewise (``gptr, gsrc, g``),
-stored in both directions.  Within a target, synapses are ordered by projection, then
-by the rule's draw order, so the summation order (and so every bit) is independent of
-the partition of neurons.
+Presynaptic values live in one vector ``X = [v (N neurons), u (K input channels)]``.
+
+Chemical synapses: one *block* per projection (projection order).  Within a target,
+synapses are summed block by block, and within a block by ascending presynaptic index
+(draw order among multapses), so the summation order -- and so every bit -- depends on
+nothing but the network (not on the partition of neurons, the tile size or the thread
+count).
+
+Shared activations: when a projection's ``gamma`` and ``mu`` are constants (a ``const``
+value, the default, or a per-synapse array whose values are all equal), its synapses do
+not carry them: the activation ``sigma(gamma (x - mu))`` of every presynaptic value is
+computed once per substep into an *activation table* ``S`` (one per pre population and
+``(gamma, mu)``; with a constant ``w`` too, the table holds ``w sigma``), and a synapse
+is a gather from ``S`` and two multiply-adds.  Otherwise the block is *per-synapse*:
+``gamma``, ``mu``, ``w`` and ``E_rev`` are stored per synapse (float64) as ncps
+conversions need.
+
+Storage of a block (tile-major, for cache-sized presynaptic reads): the pre population
+is cut into tiles of ``TILE`` = 65536 values; for tile ``t`` the block holds, target by
+target, the synapses whose source lies in the tile, as uint16 offsets into the tile
+(``idx``), with ``cnt[t, i]`` synapses for target ``i`` (uint16; uint32 if a count
+exceeds 65535) and, every ``CB`` targets, the position of the next synapse (``crs``,
+int64) so that threads can start anywhere.  Per-synapse values follow the same order in
+pools: ``wp`` (``w``: float32 when every stored ``w`` is exactly a float32, else
+float64), ``Ep`` (``E_rev``, float64, only where it is not a constant), ``gp``/``mp``
+(``gamma``/``mu``, per-synapse blocks only).
+
+``w`` drawn from a distribution in a shared-activation projection is rounded to float32
+(as the spiking engine stores its weights): 4 bytes per synapse instead of 8.  Constants
+and file values are used as given.  Memory: a shared projection with a constant ``w``
+and ``E_rev`` costs 2 bytes per synapse plus ``2 * tiles`` bytes per target; with a
+drawn ``w``, 6 bytes per synapse.
+
+Gap junctions: a CSR by target (``gptr``, ``gsrc`` int32 into X, ``g`` float64), both
+directions, by projection then draw order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba as nb
 import numpy as np
 
 from .. import rng
@@ -21,6 +51,19 @@ from ..network.spec import SpecError
 from .spec import FileArray
 
 METHODS = {name: i for i, name in enumerate(M.INTEGRATORS)}
+
+#: Presynaptic values per tile (uint16 offsets); 512 KiB of float64 activations.
+TILE = 65536
+#: Targets between two coarse pointers ``crs`` (the granularity of thread chunks).
+CB = 128
+# columns of LtcBuilt.blk
+(B_N0, B_N, B_TAB, B_X0, B_NT, B_CNT, B_CRS, B_IDX, B_W, B_E, B_P, B_NSYN) = range(12)
+NB_COLS = 12
+# columns of LtcBuilt.tab_i / tab_f
+(T_X0, T_N, T_OFF, T_FOLD) = range(4)
+(T_GAMMA, T_MU, T_W) = range(3)
+
+_PARAMS = ("w", "gamma", "mu", "E_rev")
 
 
 @dataclass
@@ -38,12 +81,22 @@ class LtcBuilt:
     v_leak: np.ndarray
     I_ext: np.ndarray
     pops: list  # (name, n0, n1, method id, substeps, rtol, atol)
-    tptr: np.ndarray = None
-    src: np.ndarray = None
-    w: np.ndarray = None
-    gamma: np.ndarray = None
-    mu: np.ndarray = None
-    E: np.ndarray = None
+    # activation tables: rows (x0, n, offset in S, w folded 0/1), (gamma, mu, w)
+    tab_i: np.ndarray = None
+    tab_f: np.ndarray = None
+    n_S: int = 0
+    # chemical synapse blocks (one per projection): columns B_*, constant E_rev
+    blk: np.ndarray = None
+    blk_E: np.ndarray = None
+    pop_blocks: list = field(default_factory=list)  # per entry of pops: block ids (int64)
+    idx: np.ndarray = None  # uint16 offsets into a tile
+    cnt: np.ndarray = None  # uint16/uint32 synapses per (tile, target)
+    crs: np.ndarray = None  # int64 coarse pointers
+    wp: np.ndarray = None
+    Ep: np.ndarray = None
+    gp: np.ndarray = None
+    mp: np.ndarray = None
+    max_cell: int = 0  # most synapses of one target in one tile
     gptr: np.ndarray = None
     gsrc: np.ndarray = None
     g: np.ndarray = None
@@ -68,6 +121,88 @@ class LtcBuilt:
             return self.dt
         return float(self.elapsed[min(k, len(self.elapsed) - 1)])
 
+    # -- per-synapse views (inspection, tests, the numpy reference) ----------------------
+
+    def synapse_bytes(self):
+        """Bytes of the chemical and gap-junction synapse storage."""
+        arrs = (self.idx, self.cnt, self.crs, self.wp, self.Ep, self.gp, self.mp,
+                self.gptr, self.gsrc, self.g)
+        return int(sum(a.nbytes for a in arrs if a is not None))
+
+    def flat(self, i0, i1):
+        """Chemical synapses of targets [i0, i1) (a union of populations) in summation
+        order, as per-synapse arrays: ``tgt`` (local to i0), ``xsrc`` (index into X),
+        ``sidx`` (index into the activation tables, -1 for per-synapse blocks),
+        ``fold`` (the table holds ``w sigma``), ``w``, ``gamma``, ``mu``, ``E``
+        (float64), ``blk`` (the block, i.e. the chemical projection's rank).
+        Memory-hungry: for small networks and the reference backend."""
+        parts = []
+        for bi in range(len(self.blk)):
+            r = self.blk[bi]
+            if r[B_N0] >= i0 and r[B_N0] + r[B_N] <= i1:
+                parts.append(self._flat_block(bi, r[B_N0] - i0))
+        keys = ("tgt", "xsrc", "sidx", "fold", "w", "gamma", "mu", "E", "blk")
+        if not parts:
+            out = {k: np.zeros(0, np.int64 if k in ("tgt", "xsrc", "sidx", "blk")
+                                else np.float64) for k in keys}
+            out["fold"] = np.zeros(0, bool)
+            return out
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+        o = np.argsort(cat["tgt"], kind="stable")  # blocks in order within a target
+        return {k: v[o] for k, v in cat.items()}
+
+    def _flat_block(self, bi, shift):
+        r = self.blk[bi]
+        n, nt, m = int(r[B_N]), int(r[B_NT]), int(r[B_NSYN])
+        cnt = self.cnt[r[B_CNT]: r[B_CNT] + nt * n].reshape(nt, n).astype(np.int64)
+        tgt = np.concatenate([np.repeat(np.arange(n), cnt[t]) for t in range(nt)]
+                             or [np.zeros(0, np.int64)])
+        tile = np.repeat(np.arange(nt), cnt.sum(axis=1))
+        o = np.argsort(tgt, kind="stable")
+        pos = o
+        tgt, tile = tgt[o], tile[o]
+        off = self.idx[r[B_IDX] + pos].astype(np.int64) + tile * TILE
+        tab = int(r[B_TAB])
+        out = {"tgt": tgt + shift, "xsrc": r[B_X0] + off, "blk": np.full(m, bi, np.int64)}
+        if tab >= 0:
+            ti, tf = self.tab_i[tab], self.tab_f[tab]
+            out["sidx"] = ti[T_OFF] + off
+            out["fold"] = np.full(m, bool(ti[T_FOLD]))
+            out["gamma"] = np.full(m, tf[T_GAMMA])
+            out["mu"] = np.full(m, tf[T_MU])
+        else:
+            out["sidx"] = np.full(m, -1, np.int64)
+            out["fold"] = np.zeros(m, bool)
+            out["gamma"] = self.gp[r[B_P] + pos].astype(np.float64)
+            out["mu"] = self.mp[r[B_P] + pos].astype(np.float64)
+        if r[B_W] >= 0:
+            out["w"] = self.wp[r[B_W] + pos].astype(np.float64)
+        else:
+            out["w"] = np.full(m, self.tab_f[tab, T_W])
+        if r[B_E] >= 0:
+            out["E"] = self.Ep[r[B_E] + pos].astype(np.float64)
+        else:
+            out["E"] = np.full(m, self.blk_E[bi])
+        return out
+
+    def _legacy(self):
+        if getattr(self, "_legacy_cache", None) is None:
+            f = self.flat(0, self.n_neurons)
+            tptr = np.zeros(self.n_neurons + 1, np.int64)
+            np.cumsum(np.bincount(f["tgt"], minlength=self.n_neurons), out=tptr[1:])
+            self._legacy_cache = {"tptr": tptr, "src": f["xsrc"].astype(np.int32),
+                                  "w": f["w"], "gamma": f["gamma"], "mu": f["mu"],
+                                  "E": f["E"]}
+        return self._legacy_cache
+
+    # the former CSR by target (target-major, float64 per synapse): for inspection
+    tptr = property(lambda self: self._legacy()["tptr"])
+    src = property(lambda self: self._legacy()["src"])
+    w = property(lambda self: self._legacy()["w"])
+    gamma = property(lambda self: self._legacy()["gamma"])
+    mu = property(lambda self: self._legacy()["mu"])
+    E = property(lambda self: self._legacy()["E"])
+
 
 def _per_neuron(spec, pop, lay, table, values, purpose):
     out = {}
@@ -84,9 +219,13 @@ def _per_neuron(spec, pop, lay, table, values, purpose):
     return out
 
 
-def build_ltc(spec, targets_of=None) -> LtcBuilt:
-    """Build every neuron and synapse of a graded (LTC) network."""
-    layouts, gid, n, k = {}, 0, 0, 0
+def build_ltc(spec, targets_of=None, share=True) -> LtcBuilt:
+    """Build every neuron and synapse of a graded (LTC) network.
+
+    ``share=False`` stores every chemical synapse per synapse (no activation tables):
+    the same values, order and results, for tests and measurements.
+    """
+    layouts, gid, n = {}, 0, 0
     for pop in spec.populations.values():
         lay = PopulationLayout(pop.name, pop.model, pop.kind, pop.size, gid)
         if pop.kind == "ltc":
@@ -135,99 +274,411 @@ def build_ltc(spec, targets_of=None) -> LtcBuilt:
                                     "times")
                 elapsed = p["elapsed"]
     b.elapsed = elapsed
-    _synapses(b, spec, layouts, targets_of)
+    _synapses(b, spec, layouts, targets_of, share)
     return b
 
 
-def _synapses(b, spec, layouts, targets_of):
-    N = b.n_neurons
-    chem = {k: [] for k in ("tgt", "src", "w", "gamma", "mu", "E", "order")}
-    gap = {k: [] for k in ("tgt", "src", "g", "order")}
-    for proj in spec.projections:
-        pre, post = spec.populations[proj.pre], spec.populations[proj.post]
-        lp, lq = layouts[proj.pre], layouts[proj.post]
-        targets = (np.arange(post.size, dtype=np.int64) if targets_of is None
-                   else targets_of(post.name, post.size))
-        table = M.SYNAPSE if proj.synapse == "ltc_synapse" else M.GAP
-        cols = {}
+# ---------------------------------------------------------------------------- kernels
+
+_jit = nb.njit(cache=True, nogil=True)
+
+
+@_jit
+def _k_count(src, tgt, n_post, cnt):
+    """Pass 1: synapses per (tile, target)."""
+    for q in range(src.shape[0]):
+        cnt[(src[q] // TILE) * n_post + tgt[q]] += 1
+
+
+@_jit
+def _k_scatter(src, tgt, n_post, cur, idx, io, wv, wp, wo, ev, ep, eo, gv, gp, mv, mp, po):
+    """Pass 2: each synapse to the next free slot of its (tile, target) cell."""
+    for q in range(src.shape[0]):
+        s = src[q]
+        cell = (s // TILE) * n_post + tgt[q]
+        pos = np.int64(cur[cell])
+        cur[cell] += 1
+        idx[io + pos] = s % TILE
+        if wo >= 0:
+            wp[wo + pos] = wv[q]
+        if eo >= 0:
+            ep[eo + pos] = ev[q]
+        if po >= 0:
+            gp[po + pos] = gv[q]
+            mp[po + pos] = mv[q]
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _k_sort(nt, n_post, cnt, cb, tstart, idx, io, wp, wo, ep, eo, gp, mp, po):
+    """Pass 3: sort every (tile, target) cell by source, stably (insertion sort)."""
+    for t in nb.prange(nt):
+        p0 = tstart[t]
+        for i in range(n_post):
+            c = np.int64(cnt[cb + t * n_post + i])
+            for a in range(p0 + 1, p0 + c):
+                key = idx[io + a]
+                k = a
+                while k > p0 and idx[io + k - 1] > key:
+                    k -= 1
+                if k == a:
+                    continue
+                # rotate [k, a] right by one in every per-synapse array
+                for z in range(a, k, -1):
+                    idx[io + z] = idx[io + z - 1]
+                idx[io + k] = key
+                if wo >= 0:
+                    x = wp[wo + a]
+                    for z in range(a, k, -1):
+                        wp[wo + z] = wp[wo + z - 1]
+                    wp[wo + k] = x
+                if eo >= 0:
+                    x = ep[eo + a]
+                    for z in range(a, k, -1):
+                        ep[eo + z] = ep[eo + z - 1]
+                    ep[eo + k] = x
+                if po >= 0:
+                    x = gp[po + a]
+                    y = mp[po + a]
+                    for z in range(a, k, -1):
+                        gp[po + z] = gp[po + z - 1]
+                        mp[po + z] = mp[po + z - 1]
+                    gp[po + k] = x
+                    mp[po + k] = y
+            p0 += c
+
+
+@_jit
+def _k_check(cur, cnt, cb):
+    """After pass 2 every cursor sits at the end of its cell."""
+    pos = 0
+    for k in range(cur.shape[0]):
+        pos += np.int64(cnt[cb + k])
+        if np.int64(cur[k]) != pos:
+            return False
+    return True
+
+
+@_jit
+def _k_positions(nt, n_post, cnt32, crs, co):
+    """Counts -> cell start positions (in place, tile-major) and coarse pointers; returns
+    the start of every tile."""
+    ncb = (n_post + CB - 1) // CB
+    tstart = np.zeros(nt + 1, np.int64)
+    pos = 0
+    for t in range(nt):
+        tstart[t] = pos
+        for i in range(n_post):
+            if i % CB == 0:
+                crs[co + t * (ncb + 1) + i // CB] = pos
+            c = np.int64(cnt32[t * n_post + i])
+            cnt32[t * n_post + i] = pos
+            pos += c
+        crs[co + t * (ncb + 1) + ncb] = pos
+    tstart[nt] = pos
+    return tstart
+
+
+# ---------------------------------------------------------------------------- synapses
+
+
+def _values_const(v):
+    """A per-synapse array whose values are all equal -> that value, else None."""
+    if len(v) and np.all(v == v[0]):
+        return float(v[0])
+    return None
+
+
+class _Chem:
+    """One chemical projection: where its synapses come from and how it is stored."""
+
+    def __init__(self, spec, proj, pre, post, lp, lq, targets, share):
+        self.proj, self.pre, self.post, self.lp, self.lq = proj, pre, post, lp, lq
+        self.helper = None
+        self.file = None
+        params = {}
         if proj.rule == "from_file":
             from ..io.connections import read_connections
 
             s, t, _w, _d, cols = read_connections(
                 proj.rule_args["path"], pre.size, post.size, spec.path,
                 f"{proj.field}.rule.from_file",
-                extra=[k for k in table if proj.params.get(k) is None],
+                extra=[k for k in M.SYNAPSE if proj.params.get(k) is None],
                 pre_key=proj.rule_args.get("pre_column", "pre"),
                 post_key=proj.rule_args.get("post_column", "post"))
             keep = np.isin(t, targets)
+            nfile = len(t)
             s, t = s[keep], t[keep]
-            cols = {c: v[keep] for c, v in cols.items()}
-            j = np.zeros(len(t), np.int64)
             order = np.lexsort((np.arange(len(t)), t))  # by target, file order within
             s, t = s[order], t[order]
-            cols = {c: v[order] for c, v in cols.items()}
             first = np.searchsorted(t, t, side="left")
             j = np.arange(len(t)) - first
+            for name in M.SYNAPSE:
+                v = proj.params.get(name)
+                if v is None and name in cols:
+                    params[name] = ("array", cols[name][keep][order])
+                elif isinstance(v, FileArray):
+                    if v.values.shape != (nfile,):
+                        raise SpecError(spec.path, f"{proj.field}.synapse.params.{name}",
+                                        f"{v.path}:{v.key} has shape {v.values.shape}; "
+                                        f"per-synapse arrays need a from_file rule with "
+                                        f"{nfile} rows")
+                    params[name] = ("array", v.values[keep][order])
+            self.file = (s, t, j)
         else:
-            helper = _Projection(spec, proj, pre, post, lp, lq, targets)
+            self.helper = _Projection(spec, proj, pre, post, lp, lq, targets)
+        for name, entry in M.SYNAPSE.items():
+            if name in params:
+                c = _values_const(params[name][1])
+                if c is not None:
+                    params[name] = ("const", c)
+                continue
+            v = proj.params.get(name)
+            if v is None:
+                params[name] = ("const", float(entry.default))
+            elif v.is_const:
+                params[name] = ("const", float(v.args[0]))
+            else:
+                params[name] = ("draw", v)
+        self.params = params
+        self.shared = share and params["gamma"][0] == "const" and params["mu"][0] == "const"
+        # w drawn from a distribution, shared activations: float32 (see the module doc)
+        self.round_w = params["w"][0] == "draw" and params["gamma"][0] == "const" and \
+            params["mu"][0] == "const"
+        kind, val = params["w"]
+        if kind == "const" and val < 0 or kind == "array" and np.any(val < 0):
+            raise SpecError(spec.path, f"{proj.field}.synapse.params.w",
+                            "expected conductances >= 0")
+        self.fold = self.shared and kind == "const"
+        self.w_per_syn = not self.fold
+        self.E_per_syn = params["E_rev"][0] != "const"
+        self.nt = max(1, (pre.size + TILE - 1) // TILE)
+
+    def w_float32_exact(self):
+        """Can every stored w of this projection be a float32 without loss?"""
+        if not self.w_per_syn:
+            return True
+        kind, val = self.params["w"]
+        if kind == "draw":
+            return self.round_w
+        v = np.atleast_1d(np.asarray(val, np.float64))
+        return bool(np.all(v.astype(np.float32).astype(np.float64) == v))
+
+    def chunks(self):
+        """(src, tgt, j) chunks, population-local, targets ascending within a target's
+        synapses in draw (or file) order; plus the chunk's slice of the file."""
+        if self.file is not None:
+            s, t, j = self.file
+            for a in range(0, len(t), 1 << 18):
+                sl = slice(a, a + (1 << 18))
+                yield s[sl], t[sl], j[sl], sl
+            return
+        for src, tgt, j in self.helper._rule_chunks():
+            yield src, tgt, j, None
+
+    def values(self, name, spec, tgt, j, sl):
+        """Per-synapse float64 values of parameter ``name`` for a chunk."""
+        kind, val = self.params[name]
+        if kind == "const":
+            return np.full(len(tgt), val)
+        if kind == "array":
+            return val[sl]
+        key = rng.stream_key(spec.seed, rng.WEIGHT, self.proj.index, name)
+        out = self.helper.draw(val, key, tgt, j) if self.helper is not None else \
+            sample(val, rng.id_keys(key, (self.lq.gid0 + tgt).astype(np.uint64)),
+                   j.astype(np.uint64))
+        if name == "w":
+            if np.any(out < 0):
+                raise SpecError(spec.path, f"{self.proj.field}.synapse.params.w",
+                                "expected conductances >= 0")
+            if self.round_w:
+                out = out.astype(np.float32).astype(np.float64)
+        return out
+
+
+def _synapses(b, spec, layouts, targets_of, share):
+    N = b.n_neurons
+    chem = []
+    gap = {k: [] for k in ("tgt", "src", "g", "order")}
+    for proj in spec.projections:
+        pre, post = spec.populations[proj.pre], spec.populations[proj.post]
+        lp, lq = layouts[proj.pre], layouts[proj.post]
+        targets = (np.arange(post.size, dtype=np.int64) if targets_of is None
+                   else np.asarray(targets_of(post.name, post.size), np.int64))
+        if proj.synapse == "ltc_synapse":
+            chem.append(_Chem(spec, proj, pre, post, lp, lq, targets, share))
+            b.projection_info.append(None)  # filled below
+            continue
+        # gap junctions: collected whole (small), CSR by target
+        helper = _Projection(spec, proj, pre, post, lp, lq, targets)
+        if proj.rule == "from_file":
+            from ..io.connections import read_connections
+
+            s, t, _w, _d, cols = read_connections(
+                proj.rule_args["path"], pre.size, post.size, spec.path,
+                f"{proj.field}.rule.from_file",
+                extra=[k for k in M.GAP if proj.params.get(k) is None],
+                pre_key=proj.rule_args.get("pre_column", "pre"),
+                post_key=proj.rule_args.get("post_column", "post"))
+            keep = np.isin(t, targets)
+            nfile = len(t)
+            s, t = s[keep], t[keep]
+            cols = {c: v[keep] for c, v in cols.items()}
+            order = np.lexsort((np.arange(len(t)), t))
+            s, t = s[order], t[order]
+            cols = {c: v[order] for c, v in cols.items()}
+            j = np.arange(len(t)) - np.searchsorted(t, t, side="left")
+        else:
             from ..network import rules
 
             s, t, j = rules.collect(helper._rule_chunks())
             order = np.lexsort((j, t))
             s, t, j = s[order], t[order], j[order]
-        gids = (lq.gid0 + t).astype(np.uint64)
-        vals = {}
-        for name, entry in table.items():
-            v = proj.params.get(name)
-            if v is None:
-                vals[name] = cols[name] if name in cols else np.full(len(t), entry.default)
-            elif isinstance(v, FileArray):
-                if proj.rule != "from_file" or v.values.shape != (len(t),):
-                    raise SpecError(spec.path, f"{proj.field}.synapse.params.{name}",
-                                    f"{v.path}:{v.key} has shape {v.values.shape}; per-synapse "
-                                    f"arrays need a from_file rule with {len(t)} rows")
-                vals[name] = v.values[order] if targets_of is None else v.values[order]
-            else:
-                key = rng.stream_key(spec.seed, rng.WEIGHT, proj.index, name)
-                vals[name] = sample(v, rng.id_keys(key, gids), j.astype(np.uint64))
+            cols, nfile = {}, len(t)
+        v = proj.params.get("g")
+        if v is None:
+            g = cols["g"] if "g" in cols else np.full(len(t), M.GAP["g"].default)
+        elif isinstance(v, FileArray):
+            if proj.rule != "from_file" or v.values.shape != (nfile,):
+                raise SpecError(spec.path, f"{proj.field}.synapse.params.g",
+                                f"{v.path}:{v.key} has shape {v.values.shape}; per-synapse "
+                                f"arrays need a from_file rule with {nfile} rows")
+            g = v.values[keep][order]
+        else:
+            key = rng.stream_key(spec.seed, rng.WEIGHT, proj.index, "g")
+            g = sample(v, rng.id_keys(key, (lq.gid0 + t).astype(np.uint64)),
+                       j.astype(np.uint64))
+        if np.any(g < 0):
+            raise SpecError(spec.path, f"{proj.field}.synapse.params.g",
+                            "expected conductances >= 0")
         src = (lp.n0 + s).astype(np.int64)
         tgt = (lq.n0 + t).astype(np.int64)
         ordr = np.full(len(t), proj.index, np.int64)
-        if proj.synapse == "ltc_synapse":
-            if np.any(vals["w"] < 0):
-                raise SpecError(spec.path, f"{proj.field}.synapse.params.w",
-                                "expected conductances >= 0")
-            for name, key in (("w", "w"), ("gamma", "gamma"), ("mu", "mu"), ("E", "E_rev")):
-                chem[name].append(vals[key])
-            chem["tgt"].append(tgt)
-            chem["src"].append(src)
-            chem["order"].append(ordr)
-        else:
-            if np.any(vals["g"] < 0):
-                raise SpecError(spec.path, f"{proj.field}.synapse.params.g",
-                                "expected conductances >= 0")
-            # both directions: the junction acts on each side
-            gap["tgt"] += [tgt, src]
-            gap["src"] += [src, tgt]
-            gap["g"] += [vals["g"], vals["g"]]
-            gap["order"] += [ordr, ordr]
+        gap["tgt"] += [tgt, src]  # both directions: the junction acts on each side
+        gap["src"] += [src, tgt]
+        gap["g"] += [g, g]
+        gap["order"] += [ordr, ordr]
         b.projection_info.append((proj.name, proj.pre, proj.post, len(t)))
 
-    def csr(parts, names):
-        if not parts["tgt"]:
-            return np.zeros(N + 1, np.int64), {n: np.zeros(0) for n in names}
-        tgt = np.concatenate(parts["tgt"])
-        o = np.lexsort((np.concatenate(parts["order"]), tgt))  # stable within a projection
-        tgt = tgt[o]
-        ptr = np.zeros(N + 1, np.int64)
-        np.cumsum(np.bincount(tgt, minlength=N), out=ptr[1:])
-        return ptr, {n: np.concatenate(parts[n])[o] for n in names}
+    _chemical(b, spec, chem)
+    ci = iter(chem)
+    b.projection_info = [x if x is not None else next(ci).info for x in b.projection_info]
 
-    b.tptr, c = csr(chem, ("src", "w", "gamma", "mu", "E"))
-    b.src = c["src"].astype(np.int32)
-    b.w, b.gamma, b.mu, b.E = (c[k].astype(np.float64) for k in ("w", "gamma", "mu", "E"))
-    b.gptr, gg = csr(gap, ("src", "g"))
-    b.gsrc = gg["src"].astype(np.int32)
-    b.g = gg["g"].astype(np.float64)
-    b.n_synapses = len(b.src)
+    if gap["tgt"]:
+        tgt = np.concatenate(gap["tgt"])
+        o = np.lexsort((np.concatenate(gap["order"]), tgt))  # stable within a projection
+        tgt = tgt[o]
+        b.gptr = np.zeros(N + 1, np.int64)
+        np.cumsum(np.bincount(tgt, minlength=N), out=b.gptr[1:])
+        b.gsrc = np.concatenate(gap["src"])[o].astype(np.int32)
+        b.g = np.concatenate(gap["g"])[o].astype(np.float64)
+    else:
+        b.gptr = np.zeros(N + 1, np.int64)
+        b.gsrc = np.zeros(0, np.int32)
+        b.g = np.zeros(0)
     b.n_gap = len(b.gsrc)
+
+
+def _chemical(b, spec, chem):
+    """Activation tables and blocks of every chemical projection (three passes: count,
+    scatter, sort; the peak is the final pools plus one count per (tile, target))."""
+    # activation tables, one per (pre population, gamma, mu, folded w)
+    tabs = {}
+    tab_rows = []
+    n_S = 0
+    for c in chem:
+        c.tab = -1
+        if not c.shared:
+            continue
+        key = (c.proj.pre, c.params["gamma"][1], c.params["mu"][1],
+               c.params["w"][1] if c.fold else None)
+        if key not in tabs:
+            tabs[key] = len(tab_rows)
+            tab_rows.append((c.lp.n0, c.pre.size, n_S, int(c.fold), key[1], key[2],
+                             key[3] if c.fold else np.nan))
+            n_S += c.pre.size
+        c.tab = tabs[key]
+    b.tab_i = np.array([r[:4] for r in tab_rows], np.int64).reshape(-1, 4)
+    b.tab_f = np.array([r[4:] for r in tab_rows], np.float64).reshape(-1, 3)
+    b.n_S = n_S
+
+    # pass 1: counts per (tile, target)
+    for c in chem:
+        n = c.post.size
+        c.cnt32 = np.zeros(c.nt * n, np.uint32)
+        total = 0
+        for s, t, _j, _sl in c.chunks():
+            _k_count(s, t, n, c.cnt32)
+            total += len(s)
+        if total >= 2**32:
+            raise SpecError(spec.path, c.proj.field, "more than 2**32 synapses in one "
+                            "projection")
+        c.nsyn = total
+        c.info = (c.proj.name, c.proj.pre, c.proj.post, total)
+
+    # pools
+    max_cell = max([int(c.cnt32.max()) if len(c.cnt32) else 0 for c in chem], default=0)
+    cdt = np.uint16 if max_cell <= 0xFFFF else np.uint32
+    wdt = np.float32 if all(c.w_float32_exact() for c in chem) else np.float64
+    blk = np.zeros((len(chem), NB_COLS), np.int64)
+    sizes = {"idx": 0, "cnt": 0, "crs": 0, "w": 0, "E": 0, "p": 0}
+    for bi, c in enumerate(chem):
+        n = c.post.size
+        ncb = (n + CB - 1) // CB
+        r = blk[bi]
+        r[B_N0], r[B_N], r[B_TAB], r[B_X0], r[B_NT] = c.lq.n0, n, c.tab, c.lp.n0, c.nt
+        r[B_NSYN] = c.nsyn
+        r[B_CNT], r[B_CRS], r[B_IDX] = sizes["cnt"], sizes["crs"], sizes["idx"]
+        sizes["cnt"] += c.nt * n
+        sizes["crs"] += c.nt * (ncb + 1)
+        sizes["idx"] += c.nsyn
+        r[B_W] = r[B_E] = r[B_P] = -1
+        if c.w_per_syn:
+            r[B_W] = sizes["w"]
+            sizes["w"] += c.nsyn
+        if c.E_per_syn:
+            r[B_E] = sizes["E"]
+            sizes["E"] += c.nsyn
+        if not c.shared:
+            r[B_P] = sizes["p"]
+            sizes["p"] += c.nsyn
+    b.blk = blk
+    b.blk_E = np.array([c.params["E_rev"][1] if not c.E_per_syn else np.nan for c in chem],
+                       np.float64)
+    b.idx = np.empty(sizes["idx"], np.uint16)
+    b.cnt = np.empty(sizes["cnt"], cdt)
+    b.crs = np.empty(sizes["crs"], np.int64)
+    b.wp = np.empty(sizes["w"], wdt)
+    b.Ep = np.empty(sizes["E"], np.float64)
+    b.gp = np.empty(sizes["p"], np.float64)
+    b.mp = np.empty(sizes["p"], np.float64)
+    b.max_cell = max_cell
+    none = np.zeros(0)
+
+    for bi, c in enumerate(chem):
+        r = blk[bi]
+        n = c.post.size
+        b.cnt[r[B_CNT]: r[B_CNT] + c.nt * n] = c.cnt32
+        tstart = _k_positions(c.nt, n, c.cnt32, b.crs, r[B_CRS])  # cnt32 -> cursors
+        # pass 2: scatter
+        for s, t, j, sl in c.chunks():
+            if not len(s):
+                continue
+            wv = c.values("w", spec, t, j, sl) if r[B_W] >= 0 else none
+            ev = c.values("E_rev", spec, t, j, sl) if r[B_E] >= 0 else none
+            gv = c.values("gamma", spec, t, j, sl) if r[B_P] >= 0 else none
+            mv = c.values("mu", spec, t, j, sl) if r[B_P] >= 0 else none
+            _k_scatter(s, t, n, c.cnt32, b.idx, r[B_IDX], wv, b.wp, r[B_W], ev, b.Ep,
+                       r[B_E], gv, b.gp, mv, b.mp, r[B_P])
+        if not _k_check(c.cnt32, b.cnt, r[B_CNT]):
+            raise RuntimeError("network build: the second pass drew different synapses")
+        c.cnt32 = None
+        # pass 3: by source within every (tile, target) cell
+        _k_sort(c.nt, n, b.cnt, r[B_CNT], tstart, b.idx, r[B_IDX], b.wp, r[B_W], b.Ep,
+                r[B_E], b.gp, b.mp, r[B_P])
+    b.n_synapses = int(sizes["idx"])
+
+    b.pop_blocks = []
+    for _name, n0, n1, *_ in b.pops:
+        b.pop_blocks.append(np.array([bi for bi in range(len(chem))
+                                      if blk[bi, B_N0] == n0 and blk[bi, B_N] == n1 - n0],
+                                     np.int64))
