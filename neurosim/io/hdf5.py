@@ -14,7 +14,8 @@ root attributes: ``neurosim_version``, ``dt``, ``seed``, ``backend``, ``ranks``,
 A sample stamped ``t`` is the state at the end of the step ``(t - dt, t]``; a spike is
 stamped at the end of the step in which it happened (NEST's conventions).
 
-The writer appends a chunk every few hundred steps and flushes it.  The file is
+The writer appends a chunk every few hundred steps and flushes at least every
+``FLUSH_SECONDS`` of wall-clock time and at the end of every run.  The file is
 written with ``libver="latest"`` in SWMR mode, so every flushed chunk stays readable
 after a crash: open such a file with ``h5py.File(path, "r", swmr=True)``
 (:func:`open_recording` does this when a plain open fails).
@@ -23,9 +24,14 @@ after a crash: open such a file with ``h5py.File(path, "r", swmr=True)``
 from __future__ import annotations
 
 import os
+import time
 
 import h5py
 import numpy as np
+
+#: Appended chunks are flushed (made durable) at least this often (wall-clock seconds)
+#: and at the end of every run; a flush per chunk cost CUBA half its simulation time.
+FLUSH_SECONDS = 0.5
 
 SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
 
@@ -107,9 +113,12 @@ class Writer:
         self.f.attrs["complete"] = False
         self.f.swmr_mode = True
         self.f.flush()
+        self._last_flush = time.monotonic()
+        self._t_now = float(self.f.attrs["t_stop"])
+        self._pending_spikes, self._pending_samples = {}, {}
 
     def append(self, spikes, samples, t_now):
-        """Append one chunk.
+        """Append one chunk (buffered; written and flushed at least every FLUSH_SECONDS).
 
         Parameters
         ----------
@@ -118,37 +127,52 @@ class Writer:
         t_now : float
             Simulated time reached (ms).
         """
-        f = self.f
         for pop, (t, ids) in spikes.items():
-            if not len(t):
-                continue
+            if len(t):
+                self._pending_spikes.setdefault(pop, []).append((t, ids))
+        for pop, var, arr, first in samples:
+            if arr.shape[0]:
+                self._pending_samples.setdefault((pop, var), []).append((arr, first))
+        self._t_now = t_now
+        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def _write_pending(self):
+        f = self.f
+        for pop, parts in self._pending_spikes.items():
             g = f["spikes"][pop]
-            for name, arr in (("timestamps", t), ("node_ids", ids)):
+            for k, name in enumerate(("timestamps", "node_ids")):
+                arr = np.concatenate([p[k] for p in parts])
                 d = g[name]
                 n = d.shape[0]
                 d.resize((n + len(arr),))
                 d[n:] = arr
-        for pop, var, arr, first in samples:
-            if not arr.shape[0]:
-                continue
+        for (pop, var), parts in self._pending_samples.items():
             g = f["report"][pop][var]
             d = g["data"]
             n = d.shape[0]
             if n == 0:
-                g["mapping"]["time"][0] = (first + 1) * self.dt
+                g["mapping"]["time"][0] = (parts[0][1] + 1) * self.dt
+            arr = np.concatenate([p[0] for p in parts])
             d.resize((n + arr.shape[0], d.shape[1]))
             d[n:] = arr
             tm = g["mapping"]["time"]
             tm[1] = tm[0] + (n + arr.shape[0]) * tm[2]
-        f.attrs["t_stop"] = t_now
-        f.flush()
+        self._pending_spikes, self._pending_samples = {}, {}
+
+    def flush(self):
+        """Write what is buffered and make it durable (readable after a crash)."""
+        self._write_pending()
+        self.f.attrs["t_stop"] = self._t_now
+        self.f.flush()
+        self._last_flush = time.monotonic()
 
     def end_segment(self, complete=True):
         if self.f is None:
             return
         try:
             self.f.attrs["complete"] = bool(complete)
-            self.f.flush()
+            self.flush()
         finally:
             self.f.close()
             self.f = None
