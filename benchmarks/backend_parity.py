@@ -40,11 +40,14 @@ def main(argv=None):
     for name in a.networks:
         ref, t_np = run(name, "numpy", a.duration)
         got, t_nb = run(name, "numba", a.duration)
-        same = all(np.array_equal(ref[p][0], got[p][0]) and np.array_equal(ref[p][1], got[p][1])
-                   for p in ref)
+        same = all(
+            np.array_equal(ref[p][0], got[p][0]) and np.array_equal(ref[p][1], got[p][1])
+            for p in ref
+        )
         n = sum(len(ref[p][0]) for p in ref)
-        print(f"| {name} | {n} | {same} | {t_np:.2f} | {t_nb:.3f} | {t_np / t_nb:.0f} |",
-              flush=True)
+        print(
+            f"| {name} | {n} | {same} | {t_np:.2f} | {t_nb:.3f} | {t_np / t_nb:.0f} |", flush=True
+        )
     return 0
 
 

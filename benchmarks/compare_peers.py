@@ -48,25 +48,30 @@ def sides(peer_python):
     brian = [peer_python, os.path.join(HERE, "peers", "brian2_net.py")]
     out = {"neurosim (numba, 1 core)": (me, [])}
     if peer_python and os.path.exists(peer_python):
-        out.update({
-            "NEST 1 thread": (nest, ["--threads", "1"]),
-            "NEST 2 threads": (nest, ["--threads", "2"]),
-            "Brian2 cpp_standalone": (brian, ["--target", "cpp_standalone"]),
-            "Brian2 Cython": (brian, ["--target", "cython"]),
-        })
+        out.update(
+            {
+                "NEST 1 thread": (nest, ["--threads", "1"]),
+                "NEST 2 threads": (nest, ["--threads", "2"]),
+                "Brian2 cpp_standalone": (brian, ["--target", "cpp_standalone"]),
+                "Brian2 Cython": (brian, ["--target", "cython"]),
+            }
+        )
     return out
 
 
 def measure(cmd, extra, net, repeats, env):
     runs = [_run(cmd + [net] + extra, env) for _ in range(repeats)]
     nos = _run(cmd + [net, "--no-synapses"] + extra, env)
-    med = {k: statistics.median(r[k] for r in runs)
-           for k in ("build_s", "sim_s", "wall_s", "peak_rss_mib")}
+    med = {
+        k: statistics.median(r[k] for r in runs)
+        for k in ("build_s", "sim_s", "wall_s", "peak_rss_mib")
+    }
     med["rates"] = runs[0]["rates"]
     med["n_synapses"] = runs[0]["n_synapses"]
     med["rss_no_syn_mib"] = nos["peak_rss_mib"]
-    med["bytes_per_synapse"] = ((med["peak_rss_mib"] - nos["peak_rss_mib"]) * 2**20
-                                / max(1, med["n_synapses"]))
+    med["bytes_per_synapse"] = (
+        (med["peak_rss_mib"] - nos["peak_rss_mib"]) * 2**20 / max(1, med["n_synapses"])
+    )
     med["all"] = runs
     return med
 
@@ -81,8 +86,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--networks", nargs="+", default=["cuba", "coba", "brunel2000"])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--peer-python", default=os.environ.get(
-        "NEUROSIM_PEER_PYTHON", "/work/peers-venv/bin/python"))
+    ap.add_argument(
+        "--peer-python",
+        default=os.environ.get("NEUROSIM_PEER_PYTHON", "/work/peers-venv/bin/python"),
+    )
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
@@ -101,9 +108,11 @@ def main(argv=None):
 
 
 def table(results):
-    lines = ["| network | simulator | build (s) | simulation (s) | whole process (s) | peak RSS "
-             "(MiB) | bytes/synapse | rates (Hz) | sim time ratio neurosim/this |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| network | simulator | build (s) | simulation (s) | whole process (s) | peak RSS "
+        "(MiB) | bytes/synapse | rates (Hz) | sim time ratio neurosim/this |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for net, res in results.items():
         mine = res["neurosim (numba, 1 core)"]["sim_s"]
         for name, r in res.items():
@@ -111,11 +120,15 @@ def table(results):
                 continue
             rates = " / ".join(f"{v:.2f}" for v in r["rates"].values())
             ratio = "" if name.startswith("neurosim") else f"{mine / r['sim_s']:.3f}"
-            lines.append(f"| {net} | {name} | {r['build_s']:.2f} | {r['sim_s']:.3f} | "
-                         f"{r['wall_s']:.2f} | {r['peak_rss_mib']:.0f} | "
-                         f"{r['bytes_per_synapse']:.1f} | {rates} | {ratio} |")
-        lines.append(f"| {net} | neurosim cold start (empty numba cache) | | | "
-                     f"{res['neurosim cold start wall_s']:.2f} | | | | |")
+            lines.append(
+                f"| {net} | {name} | {r['build_s']:.2f} | {r['sim_s']:.3f} | "
+                f"{r['wall_s']:.2f} | {r['peak_rss_mib']:.0f} | "
+                f"{r['bytes_per_synapse']:.1f} | {rates} | {ratio} |"
+            )
+        lines.append(
+            f"| {net} | neurosim cold start (empty numba cache) | | | "
+            f"{res['neurosim cold start wall_s']:.2f} | | | | |"
+        )
     return "\n".join(lines)
 
 

@@ -100,25 +100,39 @@ def random_model(N, K, p, seed=0, sensory_p=1.0, n_out=4):
     def edges(n_pre, n_post, frac):
         total = n_pre * n_post
         m = int(round(frac * total))
-        flat = (np.arange(total) if m == total
-                else np.sort(rng.choice(total, size=m, replace=False, shuffle=False)))
+        flat = (
+            np.arange(total)
+            if m == total
+            else np.sort(rng.choice(total, size=m, replace=False, shuffle=False))
+        )
         return (flat // n_post).astype(np.int64), (flat % n_post).astype(np.int64)
 
     pre, post = edges(N, N, p)
     spre, spost = edges(K, N, sensory_p)
     S, SS = len(pre), len(spre)
     return {
-        "N": N, "K": K, "n_out": n_out,
-        "pre": pre, "post": post,
-        "w": rng.uniform(0.001, 1.0, S), "sigma": rng.uniform(3.0, 8.0, S),
-        "mu": rng.uniform(0.3, 0.8, S), "erev": rng.choice([-1.0, 1.0, 1.0], S),
-        "s_pre": spre, "s_post": spost,
-        "s_w": rng.uniform(0.001, 1.0, SS), "s_sigma": rng.uniform(3.0, 8.0, SS),
-        "s_mu": rng.uniform(0.3, 0.8, SS), "s_erev": rng.choice([-1.0, 1.0, 1.0], SS),
-        "cm": rng.uniform(0.4, 0.6, N), "gleak": rng.uniform(0.001, 1.0, N),
+        "N": N,
+        "K": K,
+        "n_out": n_out,
+        "pre": pre,
+        "post": post,
+        "w": rng.uniform(0.001, 1.0, S),
+        "sigma": rng.uniform(3.0, 8.0, S),
+        "mu": rng.uniform(0.3, 0.8, S),
+        "erev": rng.choice([-1.0, 1.0, 1.0], S),
+        "s_pre": spre,
+        "s_post": spost,
+        "s_w": rng.uniform(0.001, 1.0, SS),
+        "s_sigma": rng.uniform(3.0, 8.0, SS),
+        "s_mu": rng.uniform(0.3, 0.8, SS),
+        "s_erev": rng.choice([-1.0, 1.0, 1.0], SS),
+        "cm": rng.uniform(0.4, 0.6, N),
+        "gleak": rng.uniform(0.001, 1.0, N),
         "vleak": rng.uniform(-0.2, 0.2, N),
-        "input_w": np.ones(K), "input_b": np.zeros(K),
-        "output_w": np.ones(n_out), "output_b": np.zeros(n_out),
+        "input_w": np.ones(K),
+        "input_b": np.zeros(K),
+        "output_w": np.ones(n_out),
+        "output_b": np.zeros(n_out),
     }
 
 
@@ -126,21 +140,36 @@ def model_from_state_dict(sd):
     """Sparse model (as :func:`random_model`) from a dense ncps LTC state dict."""
     import numpy as np
 
-    sd = {(k.split(".", 1)[1] if k.startswith("rnn_cell.") else k): np.asarray(v, np.float64)
-          for k, v in sd.items()}
+    sd = {
+        (k.split(".", 1)[1] if k.startswith("rnn_cell.") else k): np.asarray(v, np.float64)
+        for k, v in sd.items()
+    }
     pre, post = np.nonzero(sd["sparsity_mask"])
     spre, spost = np.nonzero(sd["sensory_sparsity_mask"])
     N, K = sd["gleak"].shape[0], sd["sensory_w"].shape[0]
     return {
-        "N": N, "K": K, "n_out": len(sd.get("output_w", np.ones(N))),
-        "pre": pre, "post": post, "w": sd["w"][pre, post], "sigma": sd["sigma"][pre, post],
-        "mu": sd["mu"][pre, post], "erev": sd["erev"][pre, post],
-        "s_pre": spre, "s_post": spost, "s_w": sd["sensory_w"][spre, spost],
-        "s_sigma": sd["sensory_sigma"][spre, spost], "s_mu": sd["sensory_mu"][spre, spost],
+        "N": N,
+        "K": K,
+        "n_out": len(sd.get("output_w", np.ones(N))),
+        "pre": pre,
+        "post": post,
+        "w": sd["w"][pre, post],
+        "sigma": sd["sigma"][pre, post],
+        "mu": sd["mu"][pre, post],
+        "erev": sd["erev"][pre, post],
+        "s_pre": spre,
+        "s_post": spost,
+        "s_w": sd["sensory_w"][spre, spost],
+        "s_sigma": sd["sensory_sigma"][spre, spost],
+        "s_mu": sd["sensory_mu"][spre, spost],
         "s_erev": sd["sensory_erev"][spre, spost],
-        "cm": sd["cm"], "gleak": sd["gleak"], "vleak": sd["vleak"],
-        "input_w": sd.get("input_w", np.ones(K)), "input_b": sd.get("input_b", np.zeros(K)),
-        "output_w": sd.get("output_w", np.ones(N)), "output_b": sd.get("output_b", np.zeros(N)),
+        "cm": sd["cm"],
+        "gleak": sd["gleak"],
+        "vleak": sd["vleak"],
+        "input_w": sd.get("input_w", np.ones(K)),
+        "input_b": sd.get("input_b", np.zeros(K)),
+        "output_w": sd.get("output_w", np.ones(N)),
+        "output_b": sd.get("output_b", np.zeros(N)),
     }
 
 
@@ -155,12 +184,26 @@ def write_neurosim(model, inputs, d, name, method="ltc_fused", substeps=6, dt=1.
     os.makedirs(d, exist_ok=True)
     P, S = f"{name}_params.npz", f"{name}_inputs.npz"
     m = model
-    np.savez(os.path.join(d, P),
-             c_m=softplus(m["cm"]), g_leak=softplus(m["gleak"]), v_leak=m["vleak"],
-             pre=m["pre"], post=m["post"], w=softplus(m["w"]), gamma=m["sigma"], mu=m["mu"],
-             E_rev=m["erev"], s_pre=m["s_pre"], s_post=m["s_post"], s_w=softplus(m["s_w"]),
-             s_gamma=m["s_sigma"], s_mu=m["s_mu"], s_E_rev=m["s_erev"],
-             input_w=m["input_w"], input_b=m["input_b"])
+    np.savez(
+        os.path.join(d, P),
+        c_m=softplus(m["cm"]),
+        g_leak=softplus(m["gleak"]),
+        v_leak=m["vleak"],
+        pre=m["pre"],
+        post=m["post"],
+        w=softplus(m["w"]),
+        gamma=m["sigma"],
+        mu=m["mu"],
+        E_rev=m["erev"],
+        s_pre=m["s_pre"],
+        s_post=m["s_post"],
+        s_w=softplus(m["s_w"]),
+        s_gamma=m["s_sigma"],
+        s_mu=m["s_mu"],
+        s_E_rev=m["s_erev"],
+        input_w=m["input_w"],
+        input_b=m["input_b"],
+    )
     np.savez(os.path.join(d, S), inputs=np.asarray(inputs, np.float64))
 
     def arr(key):
@@ -170,23 +213,53 @@ def write_neurosim(model, inputs, d, name, method="ltc_fused", substeps=6, dt=1.
         "name": name,
         "simulation": {"dt": f"{dt} ms", "duration": f"{len(inputs) * dt} ms", "seed": 1},
         "populations": {
-            "inputs": {"model": "time_series", "params": {
-                "file": S, "key": "inputs", "scale": arr("input_w"), "offset": arr("input_b")}},
-            "ltc": {"size": int(m["N"]), "model": "ltc_neuron",
-                    "params": {"c_m": arr("c_m"), "g_leak": arr("g_leak"),
-                               "v_leak": arr("v_leak")},
-                    "integrator": {"method": method, "substeps": int(substeps)}},
+            "inputs": {
+                "model": "time_series",
+                "params": {
+                    "file": S,
+                    "key": "inputs",
+                    "scale": arr("input_w"),
+                    "offset": arr("input_b"),
+                },
+            },
+            "ltc": {
+                "size": int(m["N"]),
+                "model": "ltc_neuron",
+                "params": {"c_m": arr("c_m"), "g_leak": arr("g_leak"), "v_leak": arr("v_leak")},
+                "integrator": {"method": method, "substeps": int(substeps)},
+            },
         },
         "projections": [
-            {"pre": "inputs", "post": "ltc", "name": "sensory",
-             "rule": {"from_file": {"path": P, "pre": "s_pre", "post": "s_post"}},
-             "synapse": {"model": "ltc_synapse", "params": {
-                 "w": arr("s_w"), "gamma": arr("s_gamma"), "mu": arr("s_mu"),
-                 "E_rev": arr("s_E_rev")}}},
-            {"pre": "ltc", "post": "ltc", "name": "recurrent",
-             "rule": {"from_file": {"path": P}},
-             "synapse": {"model": "ltc_synapse", "params": {
-                 "w": arr("w"), "gamma": arr("gamma"), "mu": arr("mu"), "E_rev": arr("E_rev")}}},
+            {
+                "pre": "inputs",
+                "post": "ltc",
+                "name": "sensory",
+                "rule": {"from_file": {"path": P, "pre": "s_pre", "post": "s_post"}},
+                "synapse": {
+                    "model": "ltc_synapse",
+                    "params": {
+                        "w": arr("s_w"),
+                        "gamma": arr("s_gamma"),
+                        "mu": arr("s_mu"),
+                        "E_rev": arr("s_E_rev"),
+                    },
+                },
+            },
+            {
+                "pre": "ltc",
+                "post": "ltc",
+                "name": "recurrent",
+                "rule": {"from_file": {"path": P}},
+                "synapse": {
+                    "model": "ltc_synapse",
+                    "params": {
+                        "w": arr("w"),
+                        "gamma": arr("gamma"),
+                        "mu": arr("mu"),
+                        "E_rev": arr("E_rev"),
+                    },
+                },
+            },
         ],
         "record": {"state": []},
     }
@@ -201,7 +274,7 @@ def ncp19_state_dict():
 
     with np.load(NCPS_REF) as z:
         pre = "ltc_ncp19/param/"
-        return {k[len(pre):]: z[k] for k in z.files if k.startswith(pre)}
+        return {k[len(pre) :]: z[k] for k in z.files if k.startswith(pre)}
 
 
 def make_ncp19(d, T=200, seed=5):
@@ -239,8 +312,12 @@ def networks(d, names, quick=False):
         out["ncp19"] = (make_ncp19(d, T=T), "ltc", T, 1.0)
     if "celegans" in names:
         ms = 10.0 if quick else 50.0
-        out["celegans"] = (os.path.join(ROOT, "networks", "celegans.yaml"), "neurons",
-                           int(round(ms / 0.1)), 0.1)
+        out["celegans"] = (
+            os.path.join(ROOT, "networks", "celegans.yaml"),
+            "neurons",
+            int(round(ms / 0.1)),
+            0.1,
+        )
     if "rand1000" in names:
         T = 5 if quick else 20
         out["rand1000"] = (make_rand1000(d, T=T), "ltc", T, 1.0)
@@ -253,16 +330,22 @@ def networks(d, names, quick=False):
 def load(path, pop, method, substeps, rtol=RTOL, atol=ATOL):
     import neurosim
 
-    spec = neurosim.load(path, [f"populations.{pop}.integrator.method={method}",
-                                f"populations.{pop}.integrator.substeps={substeps}",
-                                f"populations.{pop}.integrator.rtol={rtol}",
-                                f"populations.{pop}.integrator.atol={atol}"])
+    spec = neurosim.load(
+        path,
+        [
+            f"populations.{pop}.integrator.method={method}",
+            f"populations.{pop}.integrator.substeps={substeps}",
+            f"populations.{pop}.integrator.rtol={rtol}",
+            f"populations.{pop}.integrator.atol={atol}",
+        ],
+    )
     spec.record_state = []
     return spec
 
 
-def trajectory(path, pop, ticks, dt, method, substeps, backend="numba", stop_on_div=True,
-               rtol=RTOL):
+def trajectory(
+    path, pop, ticks, dt, method, substeps, backend="numba", stop_on_div=True, rtol=RTOL
+):
     """v after every tick ([ticks, n]); rows after a divergence are NaN."""
     import numpy as np
 
@@ -326,15 +409,25 @@ def run_network(name, path, pop, ticks, dt, methods, substeps, log):
     ref, div = trajectory(path, pop, ticks, dt, "adaptive", 1, backend="numpy")
     t_ref = time.perf_counter() - t0
     assert div is None, f"{name}: the adaptive reference diverged"
-    res = {"ticks": ticks, "dt_ms": dt, "population": pop, "ref_s": t_ref,
-           "ref_absmax": float(np.abs(ref).max()), "runs": []}
-    log(f"[{name}] adaptive reference: {ticks} ticks in {t_ref:.1f} s, max|v| = "
-        f"{res['ref_absmax']:.3f}")
+    res = {
+        "ticks": ticks,
+        "dt_ms": dt,
+        "population": pop,
+        "ref_s": t_ref,
+        "ref_absmax": float(np.abs(ref).max()),
+        "runs": [],
+    }
+    log(
+        f"[{name}] adaptive reference: {ticks} ticks in {t_ref:.1f} s, max|v| = "
+        f"{res['ref_absmax']:.3f}"
+    )
     if ticks * (ref.shape[1] ** 2) < 1e8:  # cheap: how exact is the reference itself?
         loose, _ = trajectory(path, pop, ticks, dt, "adaptive", 1, backend="numpy", rtol=1e-8)
         res["ref_self_err_rtol1e-8"] = errors(loose, ref)[1]
-        log(f"[{name}] reference with rtol 1e-8 differs from rtol 1e-10 by "
-            f"{res['ref_self_err_rtol1e-8']:.1e}")
+        log(
+            f"[{name}] reference with rtol 1e-8 differs from rtol 1e-10 by "
+            f"{res['ref_self_err_rtol1e-8']:.1e}"
+        )
     todo = [(m, s) for m in methods for s in substeps]
     if "ltc_fused" in methods and 6 not in substeps:
         todo.append(("ltc_fused", 6))  # ncps's default: reported below the table
@@ -344,9 +437,19 @@ def run_network(name, path, pop, ticks, dt, methods, substeps, log):
         if div is not None:
             e_end = e_max = float("inf")
         tpt, nt, nsyn, ngap, cpu = time_per_tick(path, pop, dt, m, s)
-        res["runs"].append({"method": m, "substeps": s, "err_end": e_end, "err_max": e_max,
-                            "diverged_at_tick": div, "s_per_tick": tpt, "cpu_s_per_tick": cpu,
-                            "timed_ticks": nt, "extra": s not in substeps})
+        res["runs"].append(
+            {
+                "method": m,
+                "substeps": s,
+                "err_end": e_end,
+                "err_max": e_max,
+                "diverged_at_tick": div,
+                "s_per_tick": tpt,
+                "cpu_s_per_tick": cpu,
+                "timed_ticks": nt,
+                "extra": s not in substeps,
+            }
+        )
         res["n_synapses"], res["n_gap"] = nsyn, ngap
         res["n_neurons"] = int(ref.shape[1])
         tag = f"DIVERGED at tick {div}" if div else f"err_max {e_max:.2e} err_end {e_end:.2e}"
@@ -369,14 +472,18 @@ def code_state():
 
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     h = hashlib.sha256()
-    for f in ("neurosim/backends/ltc_numba.py", "neurosim/backends/ltc_numpy.py",
-              "neurosim/ltc/build.py"):
+    for f in (
+        "neurosim/backends/ltc_numba.py",
+        "neurosim/backends/ltc_numpy.py",
+        "neurosim/ltc/build.py",
+    ):
         try:
             with open(os.path.join(ROOT, f), "rb") as fh:
                 h.update(fh.read())
@@ -384,46 +491,65 @@ def code_state():
             pass
     status = git("status", "--porcelain", "--", "neurosim")
     dirty = [ln.split(maxsplit=1)[-1] for ln in status.splitlines()]
-    return {"head": git("rev-parse", "--short", "HEAD"), "dirty": dirty,
-            "ltc_sources_sha256": h.hexdigest()[:12]}
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "dirty": dirty,
+        "ltc_sources_sha256": h.hexdigest()[:12],
+    }
 
 
 def code_note(meta):
     c = meta.get("code") or {}
-    return (f"Code: HEAD {c.get('head', '?')}"
-            + (f" + uncommitted changes in {', '.join(c['dirty'])}" if c.get("dirty") else "")
-            + f"; LTC engine sources sha256 {c.get('ltc_sources_sha256', '?')}.")
+    return (
+        f"Code: HEAD {c.get('head', '?')}"
+        + (f" + uncommitted changes in {', '.join(c['dirty'])}" if c.get("dirty") else "")
+        + f"; LTC engine sources sha256 {c.get('ltc_sources_sha256', '?')}."
+    )
 
 
 def load_note(meta):
     la, cores = meta["loadavg"], meta["cores"]
-    note = (f"Load average (1 min) at start / end: {la[0]:.2f} / {la[1]:.2f} on {cores} "
-            "cores.")
+    note = f"Load average (1 min) at start / end: {la[0]:.2f} / {la[1]:.2f} on {cores} cores."
     if max(la) > 0.5 * cores:
-        note += ("  **The machine was shared with other processes during this run: wall "
-                 "times are noisy (the JSON also has CPU times; `--clock cpu` tabulates "
-                 "those).**")
+        note += (
+            "  **The machine was shared with other processes during this run: wall "
+            "times are noisy (the JSON also has CPU times; `--clock cpu` tabulates "
+            "those).**"
+        )
     return note
 
 
 def markdown(results, meta):
     tk = "s_per_tick" if meta["clock"] == "wall" else "cpu_s_per_tick"
-    lines = ["# LTC integrators: accuracy against the adaptive reference and cost", "",
-             f"`{meta['command']}` — {meta['date']}, {meta['machine']}, numba "
-             f"{meta['numba']}, NUMBA_NUM_THREADS={meta['numba_threads']}.", "",
-             "Error: max |v - v_ref| (mV) over neurons, after the last tick (end) and over "
-             "every tick (max); reference = `adaptive` (scipy DOP853 per tick, rtol 1e-10, "
-             "atol 1e-12).  Time: µs per tick, numba backend, warm, best of 5 ("
-             + ("wall" if meta["clock"] == "wall" else "CPU") + " time).  "
-             f"**DIV@k** = diverged (NaN/inf or |v| > {DIVERGED:g}) at tick k.", "",
-             load_note(meta) + "  " + code_note(meta), ""]
+    lines = [
+        "# LTC integrators: accuracy against the adaptive reference and cost",
+        "",
+        f"`{meta['command']}` — {meta['date']}, {meta['machine']}, numba "
+        f"{meta['numba']}, NUMBA_NUM_THREADS={meta['numba_threads']}.",
+        "",
+        "Error: max |v - v_ref| (mV) over neurons, after the last tick (end) and over "
+        "every tick (max); reference = `adaptive` (scipy DOP853 per tick, rtol 1e-10, "
+        "atol 1e-12).  Time: µs per tick, numba backend, warm, best of 5 ("
+        + ("wall" if meta["clock"] == "wall" else "CPU")
+        + " time).  "
+        f"**DIV@k** = diverged (NaN/inf or |v| > {DIVERGED:g}) at tick k.",
+        "",
+        load_note(meta) + "  " + code_note(meta),
+        "",
+    ]
     for name, r in results.items():
-        lines.append(f"## {name}: {r['n_neurons']} neurons, {r['n_synapses']} synapses"
-                     + (f", {r['n_gap']} gap-junction entries" if r.get("n_gap") else "")
-                     + f", {r['ticks']} ticks of {r['dt_ms']} ms (reference: "
-                     f"{r['ref_s']:.1f} s, max|v_ref| = {r['ref_absmax']:.2f} mV"
-                     + (f"; its own error ~ {r['ref_self_err_rtol1e-8']:.0e} at rtol 1e-8"
-                        if "ref_self_err_rtol1e-8" in r else "") + ")")
+        lines.append(
+            f"## {name}: {r['n_neurons']} neurons, {r['n_synapses']} synapses"
+            + (f", {r['n_gap']} gap-junction entries" if r.get("n_gap") else "")
+            + f", {r['ticks']} ticks of {r['dt_ms']} ms (reference: "
+            f"{r['ref_s']:.1f} s, max|v_ref| = {r['ref_absmax']:.2f} mV"
+            + (
+                f"; its own error ~ {r['ref_self_err_rtol1e-8']:.0e} at rtol 1e-8"
+                if "ref_self_err_rtol1e-8" in r
+                else ""
+            )
+            + ")"
+        )
         lines.append("")
         subs = sorted({x["substeps"] for x in r["runs"] if not x.get("extra")})
         lines.append("| method | " + " | ".join(f"x{s}: max / end / µs" for s in subs) + " |")
@@ -439,25 +565,35 @@ def markdown(results, meta):
                 if d is not None:
                     cells.append(f"**DIV@{d}** / {fmt_time(x[tk])}")
                 else:
-                    cells.append(f"{x['err_max']:.1e} / {x['err_end']:.1e} / "
-                                 f"{fmt_time(x[tk])}")
+                    cells.append(f"{x['err_max']:.1e} / {x['err_end']:.1e} / {fmt_time(x[tk])}")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         for x in r["runs"]:
             if x.get("extra"):
                 lines.append("")
-                lines.append(f"ncps's default, {x['method']} x{x['substeps']} (= ncps LTC with "
-                             f"{x['substeps']} unfolds): "
-                             + (f"**DIV@{x['diverged_at_tick']}**" if x["diverged_at_tick"] else
-                                f"max {x['err_max']:.1e} / end {x['err_end']:.1e}")
-                             + f" / {fmt_time(x[tk])} µs per tick.")
+                lines.append(
+                    f"ncps's default, {x['method']} x{x['substeps']} (= ncps LTC with "
+                    f"{x['substeps']} unfolds): "
+                    + (
+                        f"**DIV@{x['diverged_at_tick']}**"
+                        if x["diverged_at_tick"]
+                        else f"max {x['err_max']:.1e} / end {x['err_end']:.1e}"
+                    )
+                    + f" / {fmt_time(x[tk])} µs per tick."
+                )
         div = [(x["method"], x["substeps"]) for x in r["runs"] if x["diverged_at_tick"]]
         closed = [x for x in r["runs"] if x["method"] in ("closed_form", "exp_midpoint")]
         bounded = all(x["diverged_at_tick"] is None for x in closed)
         lines.append("")
         if div:
-            lines.append("Diverged: " + ", ".join(f"{m} x{s}" for m, s in div)
-                         + ("; closed_form and exp_midpoint stay bounded at every substep "
-                            "count." if bounded else "; closed forms diverged too (!)"))
+            lines.append(
+                "Diverged: "
+                + ", ".join(f"{m} x{s}" for m, s in div)
+                + (
+                    "; closed_form and exp_midpoint stay bounded at every substep count."
+                    if bounded
+                    else "; closed forms diverged too (!)"
+                )
+            )
         else:
             lines.append("No integrator diverged on this network.")
         lines.append("")
@@ -474,35 +610,57 @@ def plot(results, path, clock="wall"):
 
     names = list(results)
     fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.4), squeeze=False)
-    colors = {"closed_form": "C0", "exp_midpoint": "C1", "euler": "C3", "rk4": "C2",
-              "ltc_fused": "C4"}
+    colors = {
+        "closed_form": "C0",
+        "exp_midpoint": "C1",
+        "euler": "C3",
+        "rk4": "C2",
+        "ltc_fused": "C4",
+    }
     for ax, name in zip(axes[0], names, strict=True):
         r = results[name]
         top = DIVERGED * 10
         for m in dict.fromkeys(x["method"] for x in r["runs"]):
             runs = sorted((x for x in r["runs"] if x["method"] == m), key=lambda x: x["substeps"])
-            t = np.array([x["s_per_tick" if clock == "wall" else "cpu_s_per_tick"] * 1e6
-                          for x in runs])
+            t = np.array(
+                [x["s_per_tick" if clock == "wall" else "cpu_s_per_tick"] * 1e6 for x in runs]
+            )
             e = np.array([x["err_max"] for x in runs], float)
             ok = np.isfinite(e) & (e <= DIVERGED)
             e_plot = np.where(ok, np.maximum(e, 1e-16), np.nan)
             ax.plot(t, e_plot, "o-", color=colors.get(m), label=m, ms=4, lw=1.2)
             if (~ok).any():
-                ax.plot(t[~ok], np.full((~ok).sum(), top), "x", color=colors.get(m), ms=8,
-                        mew=2)
+                ax.plot(t[~ok], np.full((~ok).sum(), top), "x", color=colors.get(m), ms=8, mew=2)
             for x, ti, ei, o in zip(runs, t, e_plot, ok, strict=True):
-                ax.annotate(str(x["substeps"]), (ti, ei if o else top), fontsize=6,
-                            xytext=(2, 2), textcoords="offset points", color=colors.get(m))
+                ax.annotate(
+                    str(x["substeps"]),
+                    (ti, ei if o else top),
+                    fontsize=6,
+                    xytext=(2, 2),
+                    textcoords="offset points",
+                    color=colors.get(m),
+                )
         ax.axhspan(DIVERGED, top * 3, color="0.9", zorder=0)
-        ax.text(0.98, 0.97, "diverged (x)", transform=ax.transAxes, va="top", ha="right",
-                fontsize=7, color="0.3")
+        ax.text(
+            0.98,
+            0.97,
+            "diverged (x)",
+            transform=ax.transAxes,
+            va="top",
+            ha="right",
+            fontsize=7,
+            color="0.3",
+        )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(top=top * 3)
         ax.set_xlabel(f"time per tick (µs, numba, warm, {clock})")
         ax.set_ylabel("max |v - v_ref| over the run (mV)")
-        ax.set_title(f"{name}: {r['n_neurons']} neurons, {r['n_synapses']} syn, "
-                     f"{r['ticks']}x{r['dt_ms']} ms", fontsize=9)
+        ax.set_title(
+            f"{name}: {r['n_neurons']} neurons, {r['n_synapses']} syn, "
+            f"{r['ticks']}x{r['dt_ms']} ms",
+            fontsize=9,
+        )
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle("LTC integrators: error vs cost (labels: substeps / unfolds)", fontsize=10)
@@ -533,8 +691,12 @@ def main(argv=None):
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep-nets", default=None, help="write the generated networks here")
     ap.add_argument("--quick", action="store_true", help="short runs, substeps 1 4 16")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="time shown in the table and plot (both are in the JSON)")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="time shown in the table and plot (both are in the JSON)",
+    )
     a = ap.parse_args(argv)
     _set_threads(a.threads)
     sys.path.insert(0, ROOT)
@@ -562,14 +724,19 @@ def main(argv=None):
         if not a.keep_nets:
             shutil.rmtree(work, ignore_errors=True)
     meta = {
-        "command": "python benchmarks/ltc_accuracy.py " + " ".join(argv if argv is not None
-                                                                   else sys.argv[1:]),
+        "command": "python benchmarks/ltc_accuracy.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "rtol": RTOL, "atol": ATOL, "diverged_threshold": DIVERGED,
-        "total_s": time.perf_counter() - T0, "clock": a.clock,
-        "loadavg": [load0, os.getloadavg()[0]], "cores": os.cpu_count(),
+        "numba": numba.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "rtol": RTOL,
+        "atol": ATOL,
+        "diverged_threshold": DIVERGED,
+        "total_s": time.perf_counter() - T0,
+        "clock": a.clock,
+        "loadavg": [load0, os.getloadavg()[0]],
+        "cores": os.cpu_count(),
         "code": code,
     }
     md = markdown(results, meta)

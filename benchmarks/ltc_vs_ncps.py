@@ -99,8 +99,14 @@ def celegans_model(seed=4):
     pre, post = z["chem_pre"].astype(np.int64), z["chem_post"].astype(np.int64)
     rng = np.random.default_rng(seed + 100)
     S = len(pre)
-    m.update(pre=pre, post=post, w=rng.uniform(0.001, 1.0, S), sigma=rng.uniform(3.0, 8.0, S),
-             mu=rng.uniform(0.3, 0.8, S), erev=z["chem_sign"].astype(np.float64))
+    m.update(
+        pre=pre,
+        post=post,
+        w=rng.uniform(0.001, 1.0, S),
+        sigma=rng.uniform(3.0, 8.0, S),
+        mu=rng.uniform(0.3, 0.8, S),
+        erev=z["chem_sign"].astype(np.float64),
+    )
     return m
 
 
@@ -128,12 +134,40 @@ def make_model(name, T=50):
 # --------------------------------------------------------------------------------------
 # measuring
 # --------------------------------------------------------------------------------------
-def ncps(py, model_npz, cell="ltc", unfolds=6, dtype="float32", wiring="given",
-         check_steps=4, repeats=5, states_out=None, min_s=0.3):
-    cmd = [py, os.path.join(HERE, "peers", "ncps_step.py"), "--model", model_npz,
-           "--cell", cell, "--unfolds", str(unfolds), "--dtype", dtype, "--wiring", wiring,
-           "--check-steps", str(check_steps), "--repeats", str(repeats),
-           "--min-s", str(min_s), "--max-steps", "500"]
+def ncps(
+    py,
+    model_npz,
+    cell="ltc",
+    unfolds=6,
+    dtype="float32",
+    wiring="given",
+    check_steps=4,
+    repeats=5,
+    states_out=None,
+    min_s=0.3,
+):
+    cmd = [
+        py,
+        os.path.join(HERE, "peers", "ncps_step.py"),
+        "--model",
+        model_npz,
+        "--cell",
+        cell,
+        "--unfolds",
+        str(unfolds),
+        "--dtype",
+        dtype,
+        "--wiring",
+        wiring,
+        "--check-steps",
+        str(check_steps),
+        "--repeats",
+        str(repeats),
+        "--min-s",
+        str(min_s),
+        "--max-steps",
+        "500",
+    ]
     if states_out:
         cmd += ["--states-out", states_out]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -164,15 +198,21 @@ def kernel_bytes(sim):
         arrays, source = dict(hook()), "backend.kernel_arrays()"
     else:
         names = BLOCK_ARRAYS if isinstance(getattr(b, "idx", None), np.ndarray) else CSR_ARRAYS
-        arrays = {k: getattr(b, k) for k in names + GAP_ARRAYS
-                  if isinstance(getattr(b, k, None), np.ndarray)}
+        arrays = {
+            k: getattr(b, k)
+            for k in names + GAP_ARRAYS
+            if isinstance(getattr(b, k, None), np.ndarray)
+        }
         S = getattr(sim.backend, "S", None)
         if isinstance(S, np.ndarray):
             arrays["S (backend activation table)"] = S
         source = "LtcBuilt arrays " + ", ".join(arrays)
     total = sum(int(a.nbytes) for a in arrays.values() if a is not None)
-    return {"bytes_per_synapse": total / max(1, b.n_synapses), "source": source,
-            "arrays": {k: f"{a.dtype}[{a.size}]" for k, a in arrays.items() if a is not None}}
+    return {
+        "bytes_per_synapse": total / max(1, b.n_synapses),
+        "source": source,
+        "arrays": {k: f"{a.dtype}[{a.size}]" for k, a in arrays.items() if a is not None},
+    }
 
 
 def neurosim_side(path, steps_check):
@@ -181,8 +221,11 @@ def neurosim_side(path, steps_check):
     res = {}
     for m, s in (("ltc_fused", 6), ("closed_form", 1), ("closed_form", 6)):
         tpt, nt, nsyn, _, cpu = A.time_per_tick(path, "ltc", 1.0, m, s)
-        res[f"{m}x{s}"] = {"ms_per_step": tpt * 1e3, "cpu_ms_per_step": cpu * 1e3,
-                           "timed_ticks": nt}
+        res[f"{m}x{s}"] = {
+            "ms_per_step": tpt * 1e3,
+            "cpu_ms_per_step": cpu * 1e3,
+            "timed_ticks": nt,
+        }
     v, div = A.trajectory(path, "ltc", steps_check, 1.0, "ltc_fused", 6)
     sim = neurosim.Simulation(A.load(path, "ltc", "ltc_fused", 6), backend="numba")
     res["kernel_bytes"] = kernel_bytes(sim)
@@ -200,34 +243,54 @@ def measure_network(name, work, py, quick, log):
     path = A.write_neurosim(m, u, work, name)
     big = N > 2000
     check = 1 if big else 4
-    r = {"N": N, "K": int(m["K"]), "n_syn": int(len(m["pre"])),
-         "n_sensory": int(len(m["s_pre"])), "density": len(m["pre"]) / N ** 2}
+    r = {
+        "N": N,
+        "K": int(m["K"]),
+        "n_syn": int(len(m["pre"])),
+        "n_sensory": int(len(m["s_pre"])),
+        "density": len(m["pre"]) / N**2,
+    }
     t0 = time.perf_counter()
     r["neurosim"], v_ns = neurosim_side(path, check)
-    times = {k: x["ms_per_step"] for k, x in r["neurosim"].items()
-             if isinstance(x, dict) and "ms_per_step" in x}
-    log(f"[{name}] neurosim: " + ", ".join(f"{k} {x:.3f} ms" for k, x in times.items())
-        + f"  ({time.perf_counter() - t0:.0f} s)")
+    times = {
+        k: x["ms_per_step"]
+        for k, x in r["neurosim"].items()
+        if isinstance(x, dict) and "ms_per_step" in x
+    }
+    log(
+        f"[{name}] neurosim: "
+        + ", ".join(f"{k} {x:.3f} ms" for k, x in times.items())
+        + f"  ({time.perf_counter() - t0:.0f} s)"
+    )
     r["ncps"] = {}
     dtypes = ["float32"] if big else ["float32", "float64"]
     for dt in dtypes:
         st = os.path.join(work, f"{name}_{dt}_h.npz")
-        o = ncps(py, mpath, "ltc", 6, dt, check_steps=check, repeats=0 if big else 5,
-                 states_out=st)
+        o = ncps(py, mpath, "ltc", 6, dt, check_steps=check, repeats=0 if big else 5, states_out=st)
         with np.load(st) as z:
             o["parity_max_abs_diff"] = float(np.max(np.abs(z["h"] - v_ns)))
         r["ncps"][f"ltc_{dt}"] = o
-        log(f"[{name}] ncps LTC {dt}: {o['ms_per_step']:.3f} ms/step (S={o['steps']}), "
+        log(
+            f"[{name}] ncps LTC {dt}: {o['ms_per_step']:.3f} ms/step (S={o['steps']}), "
             f"parity vs neurosim ltc_fused x6 after {check} steps: "
-            f"{o['parity_max_abs_diff']:.1e}  ({o['process_s']:.0f} s)")
-    o = ncps(py, mpath, "cfc", dtype="float32", wiring=cfc_wiring, check_steps=1 if big else 4,
-             repeats=2 if big else 5)
+            f"{o['parity_max_abs_diff']:.1e}  ({o['process_s']:.0f} s)"
+        )
+    o = ncps(
+        py,
+        mpath,
+        "cfc",
+        dtype="float32",
+        wiring=cfc_wiring,
+        check_steps=1 if big else 4,
+        repeats=2 if big else 5,
+    )
     r["ncps"]["cfc_float32"] = o
-    log(f"[{name}] ncps wired CfC float32 ({o['cfc_layers']} layer(s)): "
-        f"{o['ms_per_step']:.3f} ms/step  ({o['process_s']:.0f} s)")
+    log(
+        f"[{name}] ncps wired CfC float32 ({o['cfc_layers']} layer(s)): "
+        f"{o['ms_per_step']:.3f} ms/step  ({o['process_s']:.0f} s)"
+    )
     itemsize = {"float32": 4, "float64": 8}
-    r["ncps_param_bytes_per_synapse"] = {
-        dt: 5 * N * N * itemsize[dt] / r["n_syn"] for dt in dtypes}
+    r["ncps_param_bytes_per_synapse"] = {dt: 5 * N * N * itemsize[dt] / r["n_syn"] for dt in dtypes}
     return r, mpath
 
 
@@ -268,10 +331,16 @@ def time_to_accuracy(work, py, log, T=20, smax=64):
             else:
                 lo = mid
         tm = A.time_per_tick(path, "ltc", 1.0, meth, hi)
-        out["methods"][meth] = {"substeps": hi, "err_max": err(meth, hi),
-                                "ms_per_step": tm[0] * 1e3, "cpu_ms_per_step": tm[4] * 1e3}
-        log(f"[tta] {meth}: {hi} substeps, err {err(meth, hi):.2e}, {tm[0] * 1e3:.2f} ms/tick "
-            f"(CPU {tm[4] * 1e3:.2f})")
+        out["methods"][meth] = {
+            "substeps": hi,
+            "err_max": err(meth, hi),
+            "ms_per_step": tm[0] * 1e3,
+            "cpu_ms_per_step": tm[4] * 1e3,
+        }
+        log(
+            f"[tta] {meth}: {hi} substeps, err {err(meth, hi):.2e}, {tm[0] * 1e3:.2f} ms/tick "
+            f"(CPU {tm[4] * 1e3:.2f})"
+        )
     out["ltc_fused_x6_err"] = err("ltc_fused", 6)
     ok = {k: v for k, v in out["methods"].items() if v.get("substeps")}
     best = min(ok, key=lambda k: ok[k]["ms_per_step"])
@@ -294,89 +363,128 @@ def _f(x):
 
 
 def markdown(res, meta):
-    L = ["# neurosim LTC vs ncps (PyTorch): time per step, one thread each", "",
-         f"`{meta['command']}` — {meta['date']}, {meta['machine']}; numba {meta['numba']} "
-         f"(NUMBA_NUM_THREADS=1), torch {meta.get('torch', '?')} (1 thread), ncps 1.0.1.", "",
-         "Batch 1, dt = 1 (one ncps time unit = 1 ms), ms per step, warm, best of 5 "
-         "(ncps LTC on rand10k: one step).  ncps LTC = fused solver, 6 unfolds; neurosim "
-         "`ltc_fused x6` = the same solver and the same 6 passes; `closed_form x1/x6` = "
-         "neurosim's exact-under-frozen-input update with 1 / 6 substeps.  neurosim is "
-         "float64.  Ratio = ncps / neurosim (> 1: neurosim faster).", "",
-         A.load_note(meta) + "  " + A.code_note(meta), "",
-         "| network | N | synapses | density | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 "
-         "| neurosim closed x1 | neurosim closed x6 | f32 / fused x6 | f64 / fused x6 "
-         "| f32 / closed x1 | ncps wired CfC f32 | parity f64 (f32) |",
-         "| --- |" + " ---: |" * 13]
+    L = [
+        "# neurosim LTC vs ncps (PyTorch): time per step, one thread each",
+        "",
+        f"`{meta['command']}` — {meta['date']}, {meta['machine']}; numba {meta['numba']} "
+        f"(NUMBA_NUM_THREADS=1), torch {meta.get('torch', '?')} (1 thread), ncps 1.0.1.",
+        "",
+        "Batch 1, dt = 1 (one ncps time unit = 1 ms), ms per step, warm, best of 5 "
+        "(ncps LTC on rand10k: one step).  ncps LTC = fused solver, 6 unfolds; neurosim "
+        "`ltc_fused x6` = the same solver and the same 6 passes; `closed_form x1/x6` = "
+        "neurosim's exact-under-frozen-input update with 1 / 6 substeps.  neurosim is "
+        "float64.  Ratio = ncps / neurosim (> 1: neurosim faster).",
+        "",
+        A.load_note(meta) + "  " + A.code_note(meta),
+        "",
+        "| network | N | synapses | density | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 "
+        "| neurosim closed x1 | neurosim closed x6 | f32 / fused x6 | f64 / fused x6 "
+        "| f32 / closed x1 | ncps wired CfC f32 | parity f64 (f32) |",
+        "| --- |" + " ---: |" * 13,
+    ]
     for name, r in res["networks"].items():
         n, c = r["neurosim"], r["ncps"]
         f32 = c["ltc_float32"]["ms_per_step"]
         f64 = c.get("ltc_float64", {}).get("ms_per_step")
-        fu, c1, c6 = (n[k]["ms_per_step"] for k in ("ltc_fusedx6", "closed_formx1",
-                                                     "closed_formx6"))
-        par = (f"{c['ltc_float64']['parity_max_abs_diff']:.0e} "
-               if "ltc_float64" in c else "") + \
-            f"({c['ltc_float32']['parity_max_abs_diff']:.0e})"
-        L.append(f"| {name} | {r['N']} | {r['n_syn']:,} (+{r['n_sensory']:,} sens.) | "
-                 f"{100 * r['density']:.3g} % | {_f(f32)} | {_f(f64)} | {_f(fu)} | {_f(c1)} | "
-                 f"{_f(c6)} | {f32 / fu:.2f} | " + (f"{f64 / fu:.2f}" if f64 else "—")
-                 + f" | {f32 / c1:.2f} | "
-                 f"{_f(c['cfc_float32']['ms_per_step'])} | {par} |")
-    L += ["", "Parity: max |h_ncps - v_neurosim| after the first 4 steps from h = 0 (rand10k: "
-          "1 step), ncps LTC float64 (float32) against neurosim ltc_fused x6.", "",
-          "Same runs, CPU time per step (time.process_time; the steadier number when other "
-          "processes share the cores):", "",
-          "| network | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 | neurosim closed x1 "
-          "| f32 / fused x6 | f64 / fused x6 | f32 / closed x1 | ncps wired CfC f32 |",
-          "| --- |" + " ---: |" * 8]
+        fu, c1, c6 = (
+            n[k]["ms_per_step"] for k in ("ltc_fusedx6", "closed_formx1", "closed_formx6")
+        )
+        par = (
+            f"{c['ltc_float64']['parity_max_abs_diff']:.0e} " if "ltc_float64" in c else ""
+        ) + f"({c['ltc_float32']['parity_max_abs_diff']:.0e})"
+        L.append(
+            f"| {name} | {r['N']} | {r['n_syn']:,} (+{r['n_sensory']:,} sens.) | "
+            f"{100 * r['density']:.3g} % | {_f(f32)} | {_f(f64)} | {_f(fu)} | {_f(c1)} | "
+            f"{_f(c6)} | {f32 / fu:.2f} | "
+            + (f"{f64 / fu:.2f}" if f64 else "—")
+            + f" | {f32 / c1:.2f} | "
+            f"{_f(c['cfc_float32']['ms_per_step'])} | {par} |"
+        )
+    L += [
+        "",
+        "Parity: max |h_ncps - v_neurosim| after the first 4 steps from h = 0 (rand10k: "
+        "1 step), ncps LTC float64 (float32) against neurosim ltc_fused x6.",
+        "",
+        "Same runs, CPU time per step (time.process_time; the steadier number when other "
+        "processes share the cores):",
+        "",
+        "| network | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 | neurosim closed x1 "
+        "| f32 / fused x6 | f64 / fused x6 | f32 / closed x1 | ncps wired CfC f32 |",
+        "| --- |" + " ---: |" * 8,
+    ]
     for name, r in res["networks"].items():
         n, c = r["neurosim"], r["ncps"]
         f32 = c["ltc_float32"]["cpu_ms_per_step"]
         f64 = c.get("ltc_float64", {}).get("cpu_ms_per_step")
         fu, c1 = n["ltc_fusedx6"]["cpu_ms_per_step"], n["closed_formx1"]["cpu_ms_per_step"]
-        L.append(f"| {name} | {_f(f32)} | {_f(f64)} | {_f(fu)} | {_f(c1)} | {f32 / fu:.2f} | "
-                 + (f"{f64 / fu:.2f}" if f64 else "—") + f" | {f32 / c1:.2f} | "
-                 f"{_f(c['cfc_float32']['cpu_ms_per_step'])} |")
-    L += ["",
-          "## Bytes streamed per synapse per pass", "",
-          "| network | neurosim (B / synapse / pass) | ncps dense params f32 (B / recurrent "
-          "synapse / unfold) | ncps f64 | ncps dense entries / recurrent synapse |",
-          "| --- | ---: | ---: | ---: | ---: |"]
+        L.append(
+            f"| {name} | {_f(f32)} | {_f(f64)} | {_f(fu)} | {_f(c1)} | {f32 / fu:.2f} | "
+            + (f"{f64 / fu:.2f}" if f64 else "—")
+            + f" | {f32 / c1:.2f} | "
+            f"{_f(c['cfc_float32']['cpu_ms_per_step'])} |"
+        )
+    L += [
+        "",
+        "## Bytes streamed per synapse per pass",
+        "",
+        "| network | neurosim (B / synapse / pass) | ncps dense params f32 (B / recurrent "
+        "synapse / unfold) | ncps f64 | ncps dense entries / recurrent synapse |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     src = None
     for name, r in res["networks"].items():
         kb = r["neurosim"]["kernel_bytes"]
         src = kb["source"]
         nb = r["ncps_param_bytes_per_synapse"]
-        L.append(f"| {name} | {kb['bytes_per_synapse']:.1f} | {nb['float32']:.0f} | "
-                 f"{_f(nb.get('float64'))} | {r['N'] ** 2 / r['n_syn']:.1f} |")
-    L += ["", f"neurosim: {src}; all their bytes / chemical synapses (incl. sensory); "
-          "gathers of presynaptic values are not counted.  ncps: the 5 dense N x N tensors "
-          "read per unfold (sigma, mu, softplus(w), mask, erev) / recurrent synapses; its ~6 "
-          "N x N temporaries per unfold "
-          "are not counted.", ""]
+        L.append(
+            f"| {name} | {kb['bytes_per_synapse']:.1f} | {nb['float32']:.0f} | "
+            f"{_f(nb.get('float64'))} | {r['N'] ** 2 / r['n_syn']:.1f} |"
+        )
+    L += [
+        "",
+        f"neurosim: {src}; all their bytes / chemical synapses (incl. sensory); "
+        "gathers of presynaptic values are not counted.  ncps: the 5 dense N x N tensors "
+        "read per unfold (sigma, mu, softplus(w), mask, erev) / recurrent synapses; its ~6 "
+        "N x N temporaries per unfold "
+        "are not counted.",
+        "",
+    ]
     t = res.get("time_to_accuracy")
     if t:
-        L += [f"## Time to accuracy: max |v - v_ref| <= {t['target']:g} over {t['ticks']} "
-              f"ticks of {t['network']} (adaptive reference, rtol 1e-10)", "",
-              "| side | integrator | substeps / unfolds | error | ms per step (wall) "
-              "| ms per step (CPU) |",
-              "| --- | --- | ---: | ---: | ---: | ---: |"]
+        L += [
+            f"## Time to accuracy: max |v - v_ref| <= {t['target']:g} over {t['ticks']} "
+            f"ticks of {t['network']} (adaptive reference, rtol 1e-10)",
+            "",
+            "| side | integrator | substeps / unfolds | error | ms per step (wall) "
+            "| ms per step (CPU) |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
         for meth, x in t["methods"].items():
             if x.get("substeps"):
-                L.append(f"| neurosim | {meth} | {x['substeps']} | {x['err_max']:.1e} | "
-                         f"{_f(x['ms_per_step'])} | {_f(x['cpu_ms_per_step'])} |")
+                L.append(
+                    f"| neurosim | {meth} | {x['substeps']} | {x['err_max']:.1e} | "
+                    f"{_f(x['ms_per_step'])} | {_f(x['cpu_ms_per_step'])} |"
+                )
             else:
                 L.append(f"| neurosim | {meth} | {x['note']} | | | |")
         for dt, x in (t.get("ncps") or {}).items():
-            L.append(f"| ncps LTC {dt} | fused | {x['unfolds']} | (= neurosim ltc_fused) | "
-                     f"{_f(x['ms_per_step'])} | {_f(x['cpu_ms_per_step'])} |")
+            L.append(
+                f"| ncps LTC {dt} | fused | {x['unfolds']} | (= neurosim ltc_fused) | "
+                f"{_f(x['ms_per_step'])} | {_f(x['cpu_ms_per_step'])} |"
+            )
         b = t["neurosim_best"]
         if t.get("ncps"):
-            L += ["", f"Best neurosim: {b['method']} x{b['substeps']}, {_f(b['ms_per_step'])} ms "
-                  f"per step; ncps needs {t['methods']['ltc_fused']['substeps']} unfolds: "
-                  + ", ".join(f"{dt} {x['ms_per_step'] / b['ms_per_step']:.1f}x (CPU time: "
-                              f"{x['cpu_ms_per_step'] / b['cpu_ms_per_step']:.1f}x) the time"
-                              for dt, x in t["ncps"].items())
-                  + f".  (ncps's default 6 unfolds: error {t['ltc_fused_x6_err']:.1e}.)"]
+            L += [
+                "",
+                f"Best neurosim: {b['method']} x{b['substeps']}, {_f(b['ms_per_step'])} ms "
+                f"per step; ncps needs {t['methods']['ltc_fused']['substeps']} unfolds: "
+                + ", ".join(
+                    f"{dt} {x['ms_per_step'] / b['ms_per_step']:.1f}x (CPU time: "
+                    f"{x['cpu_ms_per_step'] / b['cpu_ms_per_step']:.1f}x) the time"
+                    for dt, x in t["ncps"].items()
+                )
+                + f".  (ncps's default 6 unfolds: error {t['ltc_fused_x6_err']:.1e}.)",
+            ]
     L += ["", f"Total run time {meta['total_s']:.0f} s."]
     return "\n".join(L) + "\n"
 
@@ -413,14 +521,19 @@ def main(argv=None):
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
     some = next(iter(res["networks"].values()))["ncps"]["ltc_float32"]
-    meta = {"command": "python benchmarks/ltc_vs_ncps.py " + " ".join(
-                argv if argv is not None else sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d %H:%M"),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
-            "torch": some.get("torch"), "total_s": time.perf_counter() - T0,
-            "loadavg": [load0, os.getloadavg()[0]], "cores": os.cpu_count(),
-            "code": code}
+    meta = {
+        "command": "python benchmarks/ltc_vs_ncps.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "numba": numba.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "torch": some.get("torch"),
+        "total_s": time.perf_counter() - T0,
+        "loadavg": [load0, os.getloadavg()[0]],
+        "cores": os.cpu_count(),
+        "code": code,
+    }
     res["meta"] = meta
     md = markdown(res, meta)
     print()

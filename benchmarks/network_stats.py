@@ -63,21 +63,29 @@ def mean_sem(x):
 def main(argv=None):
     nets = (argv if argv is not None else sys.argv[1:]) or ["cuba", "coba", "brunel2000"]
     ref = json.load(open(REF))["results"]
-    print("| network | population | quantity | neurosim (5 seeds) | NEST 3.10 | Brian2 2.9 | "
-          "neurosim / NEST |")
+    print(
+        "| network | population | quantity | neurosim (5 seeds) | NEST 3.10 | Brian2 2.9 | "
+        "neurosim / NEST |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in nets:
         runs, silent = network_stats(name)
         for pop in runs[0]:
             for k, key in enumerate(("rate_hz", "cv_isi")):
                 m, s = mean_sem([r[pop][k] for r in runs])
-                peers = [ref[name][p]["summary"]["populations"][pop][key] for p in ("nest", "brian2")]
+                peers = [
+                    ref[name][p]["summary"]["populations"][pop][key] for p in ("nest", "brian2")
+                ]
                 cells = " | ".join(f"{p['mean']:.3f} ± {p['sem']:.3f}" for p in peers)
-                print(f"| {name} | {pop} | {key} | {m:.3f} ± {s:.3f} | {cells} | "
-                      f"{m / peers[0]['mean']:.3f} |")
-        print(f"| {name} | silent seeds | | {silent or 'none'} | "
-              f"{ref[name]['nest']['summary']['silent_seeds'] or 'none'} | "
-              f"{ref[name]['brian2']['summary']['silent_seeds'] or 'none'} | |")
+                print(
+                    f"| {name} | {pop} | {key} | {m:.3f} ± {s:.3f} | {cells} | "
+                    f"{m / peers[0]['mean']:.3f} |"
+                )
+        print(
+            f"| {name} | silent seeds | | {silent or 'none'} | "
+            f"{ref[name]['nest']['summary']['silent_seeds'] or 'none'} | "
+            f"{ref[name]['brian2']['summary']['silent_seeds'] or 'none'} | |"
+        )
     return 0
 
 

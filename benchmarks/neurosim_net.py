@@ -46,8 +46,7 @@ def main(argv=None):
     spec.record_state = []
     spec.record_spikes = [p.name for p in spec.neuron_populations]
     if a.no_synapses:
-        spec.projections = [p for p in spec.projections
-                            if spec.populations[p.pre].kind != "neuron"]
+        spec.projections = [p for p in spec.projections if spec.populations[p.pre].kind != "neuron"]
     out = a.output or os.path.join(tempfile.mkdtemp(), "out.h5")
     sim = neurosim.Simulation(spec, output=out, backend=a.backend, overwrite=True)
     sim.backend.run(0, 0)  # backend kernels loaded (numba: from its on-disk cache)
@@ -57,20 +56,24 @@ def main(argv=None):
     sim_s = time.perf_counter() - t1
     summary = sim.summary()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({
-        "simulator": f"neurosim-{neurosim.__version__}-{a.backend}",
-        "network": a.network,
-        "seed": a.seed,
-        "build_s": round(build_s, 4),
-        "sim_s": round(sim_s, 4),
-        "import_s": round(t_import, 4),
-        "total_s": round(time.perf_counter() - _T0, 4),
-        "n_synapses": int(sim.built.n_synapses),
-        "n_neurons": int(sim.built.n_neurons),
-        "rates": {k: round(v["rate_hz"], 4) for k, v in summary.items()},
-        "peak_rss_mib": round(rss, 1),
-        "no_synapses": a.no_synapses,
-    }))
+    print(
+        json.dumps(
+            {
+                "simulator": f"neurosim-{neurosim.__version__}-{a.backend}",
+                "network": a.network,
+                "seed": a.seed,
+                "build_s": round(build_s, 4),
+                "sim_s": round(sim_s, 4),
+                "import_s": round(t_import, 4),
+                "total_s": round(time.perf_counter() - _T0, 4),
+                "n_synapses": int(sim.built.n_synapses),
+                "n_neurons": int(sim.built.n_neurons),
+                "rates": {k: round(v["rate_hz"], 4) for k, v in summary.items()},
+                "peak_rss_mib": round(rss, 1),
+                "no_synapses": a.no_synapses,
+            }
+        )
+    )
     return 0
 
 

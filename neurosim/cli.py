@@ -34,8 +34,13 @@ def _parser():
     r.add_argument("--seed", help="random seed (default: the file's)")
     r.add_argument("--backend", default="numba", help="numba (default) or numpy")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key of the file, e.g. populations.E.size=8000")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the file, e.g. populations.E.size=8000",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     v = sub.add_parser("validate", help="check a network file without running it")
@@ -46,13 +51,20 @@ def _parser():
     c.add_argument("source", choices=["ncps"], help="the tool the model comes from")
     c.add_argument("model", help="ncps LTC state dict (.pt read with weights_only, or .npz)")
     c.add_argument("-o", "--output", required=True, help="network file to write (.yaml)")
-    c.add_argument("--inputs", required=True,
-                   help=".npz with inputs [T, K] (and optionally elapsed [T])")
-    c.add_argument("--integrator", default="ltc_fused",
-                   help="ltc_fused (reproduces ncps, default), closed_form, exp_midpoint ...")
+    c.add_argument(
+        "--inputs", required=True, help=".npz with inputs [T, K] (and optionally elapsed [T])"
+    )
+    c.add_argument(
+        "--integrator",
+        default="ltc_fused",
+        help="ltc_fused (reproduces ncps, default), closed_form, exp_midpoint ...",
+    )
     c.add_argument("--ode-unfolds", type=int, default=6, help="ncps's ode_unfolds (default 6)")
-    c.add_argument("--no-implicit-constraints", action="store_true",
-                   help="the model was built with implicit_param_constraints=False")
+    c.add_argument(
+        "--no-implicit-constraints",
+        action="store_true",
+        help="the model was built with implicit_param_constraints=False",
+    )
     c.add_argument("--overwrite", action="store_true")
 
     i = sub.add_parser("info", help="rates, CV of ISI and spike counts of a recording")
@@ -73,8 +85,9 @@ def main(argv=None):
         _parser().print_help()
         return EXIT_BAD_INPUT
     try:
-        return {"run": _run, "validate": _validate, "info": _info,
-                "convert": _convert}[args.command](args)
+        return {"run": _run, "validate": _validate, "info": _info, "convert": _convert}[
+            args.command
+        ](args)
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130
@@ -132,27 +145,42 @@ def _run(args):
 
     t0 = time.perf_counter()
     try:
-        sim = Simulation(spec, output=output, backend=args.backend, overwrite=args.overwrite,
-                         progress=not args.quiet and sys.stderr.isatty())
+        sim = Simulation(
+            spec,
+            output=output,
+            backend=args.backend,
+            overwrite=args.overwrite,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
     except _bad_input_types() as exc:
         raise _BadInput(str(exc)) from None
     if not args.quiet:
         b = sim.built
-        extra = (f"{len(b.pois_target)} Poisson inputs" if spec.kind != "ltc"
-                 else f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels")
-        print(f"{spec.name}: {b.n_neurons} neurons, {b.n_synapses} synapses, {extra}; "
-              f"built in {sim.build_time:.2f} s ({args.backend} backend)")
+        extra = (
+            f"{len(b.pois_target)} Poisson inputs"
+            if spec.kind != "ltc"
+            else f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels"
+        )
+        print(
+            f"{spec.name}: {b.n_neurons} neurons, {b.n_synapses} synapses, {extra}; "
+            f"built in {sim.build_time:.2f} s ({args.backend} backend)"
+        )
     try:
         sim.run(spec.duration)
     except KeyboardInterrupt:
-        print(f"neurosim: interrupted at {sim.sim_time:g} ms; {output} holds the recording "
-              "up to the last flushed chunk (attribute complete = false)", file=sys.stderr)
+        print(
+            f"neurosim: interrupted at {sim.sim_time:g} ms; {output} holds the recording "
+            "up to the last flushed chunk (attribute complete = false)",
+            file=sys.stderr,
+        )
         return 130
     wall = time.perf_counter() - t0
     if not args.quiet:
-        print(f"simulated {sim.sim_time:g} ms in {sim.last_run_wall:.2f} s "
-              f"(real-time factor {sim.last_run_wall / max(1e-12, sim.sim_time * 1e-3):.3g}); "
-              f"total {wall:.2f} s -> {output}")
+        print(
+            f"simulated {sim.sim_time:g} ms in {sim.last_run_wall:.2f} s "
+            f"(real-time factor {sim.last_run_wall / max(1e-12, sim.sim_time * 1e-3):.3g}); "
+            f"total {wall:.2f} s -> {output}"
+        )
         if sim.summary():
             _print_table(sim.summary())
         for pop, var, _cols, _every, ids, _dtype in sim.plan.groups:
@@ -174,8 +202,10 @@ def _print_table(rows, cv=False):
 
 def _validate(args):
     spec = _load(args)
-    print(f"{args.network}: valid network '{spec.name}' (dt {spec.dt:g} ms, duration "
-          f"{spec.duration:g} ms, seed {spec.seed})")
+    print(
+        f"{args.network}: valid network '{spec.name}' (dt {spec.dt:g} ms, duration "
+        f"{spec.duration:g} ms, seed {spec.seed})"
+    )
     for pop in spec.populations.values():
         print(f"  population {pop.name}: {pop.size} x {pop.model}")
     for pr in spec.projections:
@@ -189,8 +219,9 @@ def _convert(args):
     from .network.spec import SpecError
 
     if args.integrator not in INTEGRATORS:
-        raise _BadInput(f"--integrator: expected one of {', '.join(INTEGRATORS)}, got "
-                        f"{args.integrator!r}")
+        raise _BadInput(
+            f"--integrator: expected one of {', '.join(INTEGRATORS)}, got {args.integrator!r}"
+        )
     base = os.path.splitext(args.output)[0]
     for path in (args.output, base + "_params.npz", base + "_inputs.npz"):
         if os.path.exists(path) and not args.overwrite:
@@ -198,9 +229,14 @@ def _convert(args):
     if not os.path.isfile(args.inputs):
         raise _BadInput(f"{args.inputs}: file not found")
     try:
-        convert_ltc(args.model, args.output, args.inputs, integrator=args.integrator,
-                    ode_unfolds=args.ode_unfolds,
-                    implicit_constraints=not args.no_implicit_constraints)
+        convert_ltc(
+            args.model,
+            args.output,
+            args.inputs,
+            integrator=args.integrator,
+            ode_unfolds=args.ode_unfolds,
+            implicit_constraints=not args.no_implicit_constraints,
+        )
     except SpecError as exc:
         raise _BadInput(str(exc)) from None
     except (OSError, ValueError) as exc:
@@ -227,9 +263,11 @@ def _info(args):
         raise _BadInput(f"{args.recording}: not a readable HDF5 recording ({exc})") from None
     with rec:
         a = rec.attrs
-        print(f"{args.recording}: network '{a.get('network_name', '?')}', "
-              f"{a.get('t_stop', 0):g} ms simulated, dt {a.get('dt')} ms, seed {a.get('seed')}, "
-              f"backend {a.get('backend')}, complete {bool(a.get('complete'))}")
+        print(
+            f"{args.recording}: network '{a.get('network_name', '?')}', "
+            f"{a.get('t_stop', 0):g} ms simulated, dt {a.get('dt')} ms, seed {a.get('seed')}, "
+            f"backend {a.get('backend')}, complete {bool(a.get('complete'))}"
+        )
         rows = {p: population_summary(rec, p, t_start=t_start) for p in rec.spike_populations}
         _print_table(rows, cv=True)
         for pop in rec.report_populations:

@@ -46,8 +46,9 @@ class Simulation:
         Show a progress bar (simulated time, real-time factor, ETA).
     """
 
-    def __init__(self, network, output=None, backend="numba", overwrite=False, seed=None,
-                 progress=False):
+    def __init__(
+        self, network, output=None, backend="numba", overwrite=False, seed=None, progress=False
+    ):
         from .io.hdf5 import Writer, check_output
 
         spec = load(network) if not isinstance(network, NetworkSpec) else network
@@ -83,8 +84,9 @@ class Simulation:
         self.output = output
         self.writer = None
         if output is not None:
-            self.writer = Writer(output, spec, backend, self._spike_pops, self.plan,
-                                 self._units, __version__)
+            self.writer = Writer(
+                output, spec, backend, self._spike_pops, self.plan, self._units, __version__
+            )
 
     def _units(self, pop, var):
         if self.spec.kind == "ltc":
@@ -127,7 +129,9 @@ class Simulation:
                 if bar is not None:
                     bar.update(done * self.dt)
                     el = time.perf_counter() - t_wall
-                    bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
+                    bar.set_postfix_str(
+                        f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}"
+                    )
             ok = True
         finally:
             if bar is not None:
@@ -142,9 +146,14 @@ class Simulation:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=round(nsteps * self.dt, 6), unit="ms", unit_scale=False,
-                    dynamic_ncols=True, leave=False,
-                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}{postfix}]")
+        return tqdm(
+            total=round(nsteps * self.dt, 6),
+            unit="ms",
+            unit_scale=False,
+            dynamic_ncols=True,
+            leave=False,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}{postfix}]",
+        )
 
     def _store(self, ks, gids, samples):
         spikes = {}
@@ -226,8 +235,11 @@ class Simulation:
                 else:
                     self.backend.syn[model.syn_state.index(name), sl] = x
             else:
-                raise SpecError("Simulation.set", f"{population}.{name}",
-                                f"not a parameter or state of {model.name}")
+                raise SpecError(
+                    "Simulation.set",
+                    f"{population}.{name}",
+                    f"not a parameter or state of {model.name}",
+                )
         if new_params:
             self.built.params[population] = params
             self.backend.set_params(population, model, params)

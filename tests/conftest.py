@@ -17,7 +17,10 @@ def run_cli(*args, cwd=None, timeout=600):
     """Run the ``neurosim`` command in a subprocess; returns CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "neurosim.cli", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
     )
 
 

@@ -22,32 +22,65 @@ GOOD = textwrap.dedent(
 
 # (name, text replacing part of GOOD or a whole document, words the message must contain)
 CASES = [
-    ("unknown_model", GOOD.replace("model: iaf_psc_exp", "model: iaf_psc_expp"),
-     ["populations.E.model", "iaf_psc_expp", "did you mean 'iaf_psc_exp'"]),
-    ("unknown_parameter", GOOD.replace("tau_m: 20 ms", "tau_mm: 20 ms"),
-     ["populations.E.params.tau_mm", "did you mean 'tau_m'"]),
-    ("unknown_population", GOOD.replace("{pre: E, post: E", "{pre: E, post: Ee"),
-     ["projections[0].post", "'Ee'", "did you mean 'E'"]),
-    ("wrong_unit", GOOD.replace("tau_m: 20 ms", "tau_m: 20 mV"),
-     ["populations.E.params.tau_m", "expected a time", "20 mV"]),
-    ("negative_delay", GOOD.replace("weight: 10 pA, delay: 1 ms", "weight: 10 pA, delay: -1 ms"),
-     ["projections[0].delay", "delay >= dt"]),
-    ("sub_dt_delay", GOOD.replace("weight: 10 pA, delay: 1 ms", "weight: 10 pA, delay: 0.04 ms"),
-     ["projections[0].delay", "delay >= dt", "0.04"]),
-    ("probability", GOOD.replace("p: 0.5", "p: 1.5"),
-     ["projections[0].rule.pairwise_bernoulli.p", "probability in [0, 1]", "1.5"]),
-    ("negative_size", GOOD.replace("size: 10", "size: -10"),
-     ["populations.E.size", "integer >= 1", "-10"]),
+    (
+        "unknown_model",
+        GOOD.replace("model: iaf_psc_exp", "model: iaf_psc_expp"),
+        ["populations.E.model", "iaf_psc_expp", "did you mean 'iaf_psc_exp'"],
+    ),
+    (
+        "unknown_parameter",
+        GOOD.replace("tau_m: 20 ms", "tau_mm: 20 ms"),
+        ["populations.E.params.tau_mm", "did you mean 'tau_m'"],
+    ),
+    (
+        "unknown_population",
+        GOOD.replace("{pre: E, post: E", "{pre: E, post: Ee"),
+        ["projections[0].post", "'Ee'", "did you mean 'E'"],
+    ),
+    (
+        "wrong_unit",
+        GOOD.replace("tau_m: 20 ms", "tau_m: 20 mV"),
+        ["populations.E.params.tau_m", "expected a time", "20 mV"],
+    ),
+    (
+        "negative_delay",
+        GOOD.replace("weight: 10 pA, delay: 1 ms", "weight: 10 pA, delay: -1 ms"),
+        ["projections[0].delay", "delay >= dt"],
+    ),
+    (
+        "sub_dt_delay",
+        GOOD.replace("weight: 10 pA, delay: 1 ms", "weight: 10 pA, delay: 0.04 ms"),
+        ["projections[0].delay", "delay >= dt", "0.04"],
+    ),
+    (
+        "probability",
+        GOOD.replace("p: 0.5", "p: 1.5"),
+        ["projections[0].rule.pairwise_bernoulli.p", "probability in [0, 1]", "1.5"],
+    ),
+    (
+        "negative_size",
+        GOOD.replace("size: 10", "size: -10"),
+        ["populations.E.size", "integer >= 1", "-10"],
+    ),
     ("empty_file", "", ["empty"]),
     ("yaml_syntax", GOOD.replace("E: {size: 10,", "E: {size: 10,,"), ["YAML error", "line 4"]),
-    ("python_tag", "name: !!python/object/apply:os.system ['echo pwned > pwned.txt']\n"
-     "populations: {}\n", ["YAML error", "python/object", "line 1"]),
+    (
+        "python_tag",
+        "name: !!python/object/apply:os.system ['echo pwned > pwned.txt']\npopulations: {}\n",
+        ["YAML error", "python/object", "line 1"],
+    ),
     ("wrong_type", GOOD.replace("size: 10", "size: [1, 2]"), ["populations.E.size", "integer"]),
-    ("unknown_rule", GOOD.replace("pairwise_bernoulli: {p: 0.5}", "pairwise_bernouli: {p: 0.5}"),
-     ["projections[0].rule", "did you mean 'pairwise_bernoulli'"]),
+    (
+        "unknown_rule",
+        GOOD.replace("pairwise_bernoulli: {p: 0.5}", "pairwise_bernouli: {p: 0.5}"),
+        ["projections[0].rule", "did you mean 'pairwise_bernoulli'"],
+    ),
     ("unknown_top_key", GOOD + "recrod: {spikes: [E]}\n", ["recrod", "did you mean 'record'"]),
-    ("bad_distribution", GOOD.replace("weight: 5 pA", "weight: {gauss: [1, 2]}"),
-     ["projections[1].weight.gauss", "unknown distribution"]),
+    (
+        "bad_distribution",
+        GOOD.replace("weight: 5 pA", "weight: {gauss: [1, 2]}"),
+        ["projections[1].weight.gauss", "unknown distribution"],
+    ),
 ]
 
 

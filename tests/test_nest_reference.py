@@ -33,16 +33,31 @@ def _network(case):
     for i, inp in enumerate(case["inputs"]):
         name = f"in{i}"
         if inp["kind"] == "spike_generator":
-            pops[name] = {"model": "spike_generator",
-                          "params": {"spike_times": list(inp["spike_times"])}}
-            projections.append({"pre": name, "post": "N", "rule": "all_to_all",
-                                "weight": inp["weight"], "delay": inp["delay"]})
+            pops[name] = {
+                "model": "spike_generator",
+                "params": {"spike_times": list(inp["spike_times"])},
+            }
+            projections.append(
+                {
+                    "pre": name,
+                    "post": "N",
+                    "rule": "all_to_all",
+                    "weight": inp["weight"],
+                    "delay": inp["delay"],
+                }
+            )
         else:
-            pops[name] = {"model": "dc_generator",
-                          "params": {"amplitude": inp["amplitude"], "start": inp["start"],
-                                     "stop": inp["stop"]}}
-            projections.append({"pre": name, "post": "N", "rule": "all_to_all",
-                                "delay": inp["delay"]})
+            pops[name] = {
+                "model": "dc_generator",
+                "params": {
+                    "amplitude": inp["amplitude"],
+                    "start": inp["start"],
+                    "stop": inp["stop"],
+                },
+            }
+            projections.append(
+                {"pre": name, "post": "N", "rule": "all_to_all", "delay": inp["delay"]}
+            )
     model = neurosim.network.spec.get_model(case["model"])
     variables = ["V_m"] + [v for v in case.get("recordables", {}) if v in model.state]
     return {
@@ -50,8 +65,10 @@ def _network(case):
         "simulation": {"dt": case["dt"], "duration": case["duration"], "seed": 1},
         "populations": pops,
         "projections": projections,
-        "record": {"spikes": ["N"],
-                   "state": [{"population": "N", "variables": variables, "interval": case["dt"]}]},
+        "record": {
+            "spikes": ["N"],
+            "state": [{"population": "N", "variables": variables, "interval": case["dt"]}],
+        },
     }, variables
 
 

@@ -52,10 +52,14 @@ def test_poisson_table_counts():
 
 
 def test_portable_exp_bitwise_and_accurate():
-    x = np.concatenate([
-        -np.logspace(-12, np.log10(699.9), 4000), np.logspace(-12, np.log10(700), 4000),
-        np.linspace(-5, 5, 4001), [0.0, -0.0, -700.0, -1e-300],
-    ])
+    x = np.concatenate(
+        [
+            -np.logspace(-12, np.log10(699.9), 4000),
+            np.logspace(-12, np.log10(700), 4000),
+            np.linspace(-5, 5, 4001),
+            [0.0, -0.0, -700.0, -1e-300],
+        ]
+    )
     a = numpy_backend.pexp(x)
     b = np.array([numba_backend.pexp(v) for v in x])
     assert np.array_equal(a, b)

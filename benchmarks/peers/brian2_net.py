@@ -26,6 +26,7 @@ Timing definitions
 
 The network definitions are the NETWORKS dict in benchmarks/peers/nest_net.py (shared).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,7 @@ sys.exit(rc)
 def build_network(b2, name, seed, no_synapses):
     """Create the network in the current Brian2 device; returns (objects, pops, n_syn_fn)."""
     from brian2 import NeuronGroup, PoissonInput, SpikeMonitor, Synapses, ms, mV, nS, pF
+
     d = NETWORKS[name]
     b2.seed(seed)
     rng = np.random.default_rng(seed)  # used only for the Brunel fixed in-degree connectivity
@@ -65,11 +67,25 @@ def build_network(b2, name, seed, no_synapses):
         dge/dt = -ge/taue : volt
         dgi/dt = -gi/taui : volt
         """
-        ns = dict(taum=p["tau_m"] * ms, taue=p["tau_syn_ex"] * ms, taui=p["tau_syn_in"] * ms,
-                  El=p["E_L"] * mV, Vt=p["V_th"] * mV, Vr=p["V_reset"] * mV,
-                  we=d["w_e_mV"] * mV, wi=d["w_i_mV"] * mV)
-        P = NeuronGroup(d["N_E"] + d["N_I"], eqs, threshold="v>Vt", reset="v = Vr",
-                        refractory=p["t_ref"] * ms, method="exact", namespace=ns)
+        ns = dict(
+            taum=p["tau_m"] * ms,
+            taue=p["tau_syn_ex"] * ms,
+            taui=p["tau_syn_in"] * ms,
+            El=p["E_L"] * mV,
+            Vt=p["V_th"] * mV,
+            Vr=p["V_reset"] * mV,
+            we=d["w_e_mV"] * mV,
+            wi=d["w_i_mV"] * mV,
+        )
+        P = NeuronGroup(
+            d["N_E"] + d["N_I"],
+            eqs,
+            threshold="v>Vt",
+            reset="v = Vr",
+            refractory=p["t_ref"] * ms,
+            method="exact",
+            namespace=ns,
+        )
         P.v = "Vr + rand() * (Vt - Vr)"
         P.ge = 0 * mV
         P.gi = 0 * mV
@@ -80,12 +96,28 @@ def build_network(b2, name, seed, no_synapses):
         dge/dt = -ge/taue : siemens
         dgi/dt = -gi/taui : siemens
         """
-        ns = dict(Cm=p["C_m"] * pF, gl=p["g_L"] * nS, El=p["E_L"] * mV, Ee=p["E_ex"] * mV,
-                  Ei=p["E_in"] * mV, taue=p["tau_syn_ex"] * ms, taui=p["tau_syn_in"] * ms,
-                  Vt=p["V_th"] * mV, Vr=p["V_reset"] * mV, we=d["w_e_nS"] * nS,
-                  wi=d["w_i_nS"] * nS)
-        P = NeuronGroup(d["N_E"] + d["N_I"], eqs, threshold="v>Vt", reset="v = Vr",
-                        refractory=p["t_ref"] * ms, method=d["brian2_method"], namespace=ns)
+        ns = dict(
+            Cm=p["C_m"] * pF,
+            gl=p["g_L"] * nS,
+            El=p["E_L"] * mV,
+            Ee=p["E_ex"] * mV,
+            Ei=p["E_in"] * mV,
+            taue=p["tau_syn_ex"] * ms,
+            taui=p["tau_syn_in"] * ms,
+            Vt=p["V_th"] * mV,
+            Vr=p["V_reset"] * mV,
+            we=d["w_e_nS"] * nS,
+            wi=d["w_i_nS"] * nS,
+        )
+        P = NeuronGroup(
+            d["N_E"] + d["N_I"],
+            eqs,
+            threshold="v>Vt",
+            reset="v = Vr",
+            refractory=p["t_ref"] * ms,
+            method=d["brian2_method"],
+            namespace=ns,
+        )
         P.v = "Vr + rand() * (Vt - Vr)"
         ge0, gi0 = d["init_g_ex_nS"], d["init_g_in_nS"]
         P.ge = f"clip(({ge0['mean']} + {ge0['std']}*randn())*nS, 0*nS, inf*nS)"
@@ -93,14 +125,31 @@ def build_network(b2, name, seed, no_synapses):
     elif name == "brunel2000":
         p = d["neuron"]
         eqs = "dv/dt = -v/taum : volt (unless refractory)"
-        ns = dict(taum=p["tau_m"] * ms, theta=p["V_th"] * mV, Vr=p["V_reset"] * mV,
-                  J=d["J_mV"] * mV, JI=-d["g"] * d["J_mV"] * mV)
-        P = NeuronGroup(d["N_E"] + d["N_I"], eqs, threshold="v>theta", reset="v = Vr",
-                        refractory=p["t_ref"] * ms, method="exact", namespace=ns)
+        ns = dict(
+            taum=p["tau_m"] * ms,
+            theta=p["V_th"] * mV,
+            Vr=p["V_reset"] * mV,
+            J=d["J_mV"] * mV,
+            JI=-d["g"] * d["J_mV"] * mV,
+        )
+        P = NeuronGroup(
+            d["N_E"] + d["N_I"],
+            eqs,
+            threshold="v>theta",
+            reset="v = Vr",
+            refractory=p["t_ref"] * ms,
+            method="exact",
+            namespace=ns,
+        )
         P.v = f"({d['V0_low_mV']} + rand()*{d['V0_high_mV'] - d['V0_low_mV']})*mV"
         # input arriving during refractoriness is discarded (as NEST iaf_psc_delta)
-        ext = PoissonInput(P, "v", N=d["C_E"], rate=d["nu_ext_per_synapse_Hz"] * b2.Hz,
-                           weight="J*int(not_refractory)")
+        ext = PoissonInput(
+            P,
+            "v",
+            N=d["C_E"],
+            rate=d["nu_ext_per_synapse_Hz"] * b2.Hz,
+            weight="J*int(not_refractory)",
+        )
         objs.append(ext)
     else:
         raise ValueError(name)
@@ -121,10 +170,20 @@ def build_network(b2, name, seed, no_synapses):
             pre_e = rng.integers(0, d["N_E"], size=N * d["C_E"], dtype=np.int32)
             post_i = np.repeat(np.arange(N, dtype=np.int32), d["C_I"])
             pre_i = rng.integers(d["N_E"], N, size=N * d["C_I"], dtype=np.int32)
-            Ce = Synapses(P, P, on_pre="v_post += J*int(not_refractory_post)",
-                          delay=d["D_ms"] * ms, namespace=ns)
-            Ci = Synapses(P, P, on_pre="v_post += JI*int(not_refractory_post)",
-                          delay=d["D_ms"] * ms, namespace=ns)
+            Ce = Synapses(
+                P,
+                P,
+                on_pre="v_post += J*int(not_refractory_post)",
+                delay=d["D_ms"] * ms,
+                namespace=ns,
+            )
+            Ci = Synapses(
+                P,
+                P,
+                on_pre="v_post += JI*int(not_refractory_post)",
+                delay=d["D_ms"] * ms,
+                namespace=ns,
+            )
             Ce.connect(i=pre_e, j=post_e)
             Ci.connect(i=pre_i, j=post_i)
             del pre_e, post_e, pre_i, post_i
@@ -143,10 +202,13 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="OpenMP threads (cpp_standalone only)")
     ap.add_argument("--no-synapses", action="store_true")
     ap.add_argument("--spikes-out", default=None)
-    ap.add_argument("--build-dir", default=None,
-                    help="cpp_standalone project dir (default "
-                         "/tmp/neurosim_brian2/<network>[_nosyn]"
-                         "_t<threads>; reused so that make is incremental)")
+    ap.add_argument(
+        "--build-dir",
+        default=None,
+        help="cpp_standalone project dir (default "
+        "/tmp/neurosim_brian2/<network>[_nosyn]"
+        "_t<threads>; reused so that make is incremental)",
+    )
     a = ap.parse_args(argv)
 
     import brian2 as b2
@@ -157,13 +219,19 @@ def main(argv=None):
     standalone = a.target == "cpp_standalone"
     if standalone:
         bdir = a.build_dir or os.path.join(
-            "/tmp/neurosim_brian2", f"{a.network}{'_nosyn' if a.no_synapses else ''}_t{a.threads}")
+            "/tmp/neurosim_brian2", f"{a.network}{'_nosyn' if a.no_synapses else ''}_t{a.threads}"
+        )
         os.makedirs(bdir, exist_ok=True)
         set_device("cpp_standalone", build_on_run=False, directory=bdir)
         prefs.devices.cpp_standalone.openmp_threads = a.threads if a.threads > 1 else 0
         rss_file = os.path.join(os.path.abspath(bdir), "peak_rss_kib.txt")
-        prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, "-c", RSS_WRAPPER,
-                                                     rss_file, "./main"]
+        prefs.devices.cpp_standalone.run_cmd_unix = [
+            sys.executable,
+            "-c",
+            RSS_WRAPPER,
+            rss_file,
+            "./main",
+        ]
     else:
         prefs.codegen.target = a.target
     defaultclock.dt = NETWORKS[a.network]["dt_ms"] * ms

@@ -81,8 +81,17 @@ def _sign(e):
 
 def build_ltc(m, unfolds, dtype):
     N, K, n_out = int(m["N"]), int(m["K"]), int(m["n_out"])
-    wiring = GivenWiring(N, K, n_out, m["pre"], m["post"], _sign(m["erev"]),
-                         m["s_pre"], m["s_post"], _sign(m["s_erev"]))
+    wiring = GivenWiring(
+        N,
+        K,
+        n_out,
+        m["pre"],
+        m["post"],
+        _sign(m["erev"]),
+        m["s_pre"],
+        m["s_post"],
+        _sign(m["s_erev"]),
+    )
     model = LTC(K, wiring, return_sequences=False, batch_first=True, ode_unfolds=unfolds)
     model = model.to(dtype)
     p = model.rnn_cell._params
@@ -90,18 +99,27 @@ def build_ltc(m, unfolds, dtype):
     def dense(key, pre, post, vals, fill=0.0):
         t = p[key].data
         t.fill_(fill)
-        t[torch.from_numpy(np.asarray(pre)), torch.from_numpy(np.asarray(post))] = \
-            torch.from_numpy(np.asarray(vals, np.float64)).to(dtype)
+        t[torch.from_numpy(np.asarray(pre)), torch.from_numpy(np.asarray(post))] = torch.from_numpy(
+            np.asarray(vals, np.float64)
+        ).to(dtype)
 
     with torch.no_grad():
         pre, post, spre, spost = m["pre"], m["post"], m["s_pre"], m["s_post"]
-        for key, vals, fill in (("w", m["w"], 0.0), ("sigma", m["sigma"], 1.0),
-                                ("mu", m["mu"], 0.0), ("erev", m["erev"], 0.0),
-                                ("sparsity_mask", np.ones(len(pre)), 0.0)):
+        for key, vals, fill in (
+            ("w", m["w"], 0.0),
+            ("sigma", m["sigma"], 1.0),
+            ("mu", m["mu"], 0.0),
+            ("erev", m["erev"], 0.0),
+            ("sparsity_mask", np.ones(len(pre)), 0.0),
+        ):
             dense(key, pre, post, vals, fill)
-        for key, vals, fill in (("sensory_w", m["s_w"], 0.0), ("sensory_sigma", m["s_sigma"], 1.0),
-                                ("sensory_mu", m["s_mu"], 0.0), ("sensory_erev", m["s_erev"], 0.0),
-                                ("sensory_sparsity_mask", np.ones(len(spre)), 0.0)):
+        for key, vals, fill in (
+            ("sensory_w", m["s_w"], 0.0),
+            ("sensory_sigma", m["s_sigma"], 1.0),
+            ("sensory_mu", m["s_mu"], 0.0),
+            ("sensory_erev", m["s_erev"], 0.0),
+            ("sensory_sparsity_mask", np.ones(len(spre)), 0.0),
+        ):
             dense(key, spre, spost, vals, fill)
         for key in ("cm", "gleak", "vleak", "input_w", "input_b", "output_w", "output_b"):
             if key in p:
@@ -119,8 +137,17 @@ def build_cfc(m, wiring_kind, dtype):
         adj[m["pre"], m["post"]] = 1
         assert np.array_equal(adj, np.abs(wiring.adjacency_matrix)), "AutoNCP != the file"
     else:
-        wiring = GivenWiring(N, K, n_out, m["pre"], m["post"], _sign(m["erev"]),
-                             m["s_pre"], m["s_post"], _sign(m["s_erev"]))
+        wiring = GivenWiring(
+            N,
+            K,
+            n_out,
+            m["pre"],
+            m["post"],
+            _sign(m["erev"]),
+            m["s_pre"],
+            m["s_post"],
+            _sign(m["s_erev"]),
+        )
     torch.manual_seed(0)
     model = CfC(K, wiring, return_sequences=False, batch_first=True, mode="default")
     model = model.to(dtype)
@@ -179,16 +206,31 @@ def main(argv=None):
                 best = min(best, time.perf_counter() - t0)
                 best_cpu = min(best_cpu, time.process_time() - c0)
     N = int(m["N"])
-    print(json.dumps({
-        "cell": a.cell, "dtype": a.dtype, "unfolds": a.unfolds if a.cell == "ltc" else None,
-        "wiring": a.wiring, "cfc_layers": layers, "N": N, "K": int(m["K"]),
-        "n_syn": int(len(m["pre"])), "n_sensory": int(len(m["s_pre"])),
-        "build_s": build_s, "first_steps_s_per_step": est, "steps": S,
-        "repeats": a.repeats, "ms_per_step": best / S * 1e3,
-        "cpu_ms_per_step": best_cpu / S * 1e3, "check_steps": c,
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "python": sys.version.split()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "cell": a.cell,
+                "dtype": a.dtype,
+                "unfolds": a.unfolds if a.cell == "ltc" else None,
+                "wiring": a.wiring,
+                "cfc_layers": layers,
+                "N": N,
+                "K": int(m["K"]),
+                "n_syn": int(len(m["pre"])),
+                "n_sensory": int(len(m["s_pre"])),
+                "build_s": build_s,
+                "first_steps_s_per_step": est,
+                "steps": S,
+                "repeats": a.repeats,
+                "ms_per_step": best / S * 1e3,
+                "cpu_ms_per_step": best_cpu / S * 1e3,
+                "check_steps": c,
+                "torch": torch.__version__,
+                "torch_threads": torch.get_num_threads(),
+                "python": sys.version.split()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ COBA) are drawn with numpy.random.default_rng(S) and set per neuron.
 NETWORKS below is the single source of the network definitions (also used by brian2_net.py
 and tests/reference/make_peer_network_stats.py, which stores it in its JSON).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,23 +45,40 @@ _T0 = time.perf_counter()
 NETWORKS = {
     "cuba": {
         "description": "Vogels & Abbott 2005 / Brette et al. 2007 benchmark 2, Brian2 CUBA example "
-                       "(self-sustained variant, E_L above threshold)",
+        "(self-sustained variant, E_L above threshold)",
         "dt_ms": 0.1,
-        "N_E": 3200, "N_I": 800,
-        "connectivity": {"rule": "pairwise_bernoulli", "p": 0.02, "autapses": True,
-                         "multapses": False, "sources": "E->all (exc), I->all (inh)"},
+        "N_E": 3200,
+        "N_I": 800,
+        "connectivity": {
+            "rule": "pairwise_bernoulli",
+            "p": 0.02,
+            "autapses": True,
+            "multapses": False,
+            "sources": "E->all (exc), I->all (inh)",
+        },
         "p": 0.02,
-        "neuron": {"nest_model": "iaf_psc_exp", "tau_m": 20.0, "C_m": 250.0, "E_L": -49.0,
-                   "V_th": -50.0, "V_reset": -60.0, "t_ref": 5.0, "tau_syn_ex": 5.0,
-                   "tau_syn_in": 10.0, "I_e": 0.0},
-        "w_e_mV": 1.62, "w_i_mV": -9.0,
+        "neuron": {
+            "nest_model": "iaf_psc_exp",
+            "tau_m": 20.0,
+            "C_m": 250.0,
+            "E_L": -49.0,
+            "V_th": -50.0,
+            "V_reset": -60.0,
+            "t_ref": 5.0,
+            "tau_syn_ex": 5.0,
+            "tau_syn_in": 10.0,
+            "I_e": 0.0,
+        },
+        "w_e_mV": 1.62,
+        "w_i_mV": -9.0,
         "weight_note": "jump of the synaptic variable ge/gi (mV) in Brian2's "
-                       "dv/dt=(ge+gi-(v-El))/taum;"
-                       " NEST current jump w_pA = w_mV * C_m / tau_m",
-        "w_e_pA": 1.62 * 250.0 / 20.0, "w_i_pA": -9.0 * 250.0 / 20.0,
+        "dv/dt=(ge+gi-(v-El))/taum;"
+        " NEST current jump w_pA = w_mV * C_m / tau_m",
+        "w_e_pA": 1.62 * 250.0 / 20.0,
+        "w_i_pA": -9.0 * 250.0 / 20.0,
         "delay_ms": {"nest": 0.1, "brian2": 0.0},
         "delay_note": "NEST: spike at t acts on I_syn at t+0.1 and on V from step (t+0.1, t+0.2]; "
-                      "Brian2 delay 0: ge jumps at t, acts on v from step (t, t+0.1]",
+        "Brian2 delay 0: ge jumps at t, acts on v from step (t, t+0.1]",
         "V0_mV": {"dist": "uniform", "low": -60.0, "high": -50.0},
         "init_syn": 0.0,
         "threshold": {"nest": "V >= V_th", "brian2": "v > Vt"},
@@ -69,14 +87,32 @@ NETWORKS = {
     "coba": {
         "description": "Brette et al. 2007 benchmark 1 (COBA), Brian2 COBA example",
         "dt_ms": 0.1,
-        "N_E": 3200, "N_I": 800,
-        "connectivity": {"rule": "pairwise_bernoulli", "p": 0.02, "autapses": True,
-                         "multapses": False, "sources": "E->all (exc), I->all (inh)"},
+        "N_E": 3200,
+        "N_I": 800,
+        "connectivity": {
+            "rule": "pairwise_bernoulli",
+            "p": 0.02,
+            "autapses": True,
+            "multapses": False,
+            "sources": "E->all (exc), I->all (inh)",
+        },
         "p": 0.02,
-        "neuron": {"nest_model": "iaf_cond_exp", "C_m": 200.0, "g_L": 10.0, "E_L": -60.0,
-                   "V_th": -50.0, "V_reset": -60.0, "t_ref": 5.0, "E_ex": 0.0, "E_in": -80.0,
-                   "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "I_e": 0.0},
-        "w_e_nS": 6.0, "w_i_nS": 67.0,
+        "neuron": {
+            "nest_model": "iaf_cond_exp",
+            "C_m": 200.0,
+            "g_L": 10.0,
+            "E_L": -60.0,
+            "V_th": -50.0,
+            "V_reset": -60.0,
+            "t_ref": 5.0,
+            "E_ex": 0.0,
+            "E_in": -80.0,
+            "tau_syn_ex": 5.0,
+            "tau_syn_in": 10.0,
+            "I_e": 0.0,
+        },
+        "w_e_nS": 6.0,
+        "w_i_nS": 67.0,
         "weight_note": "conductance jumps; NEST inhibitory weight is -67 nS (sign selects g_in)",
         "delay_ms": {"nest": 0.1, "brian2": 0.0},
         "V0_mV": {"dist": "uniform", "low": -60.0, "high": -50.0},
@@ -89,24 +125,44 @@ NETWORKS = {
     "brunel2000": {
         "description": "Brunel 2000 model A (delta synapses), NEST brunel_delta style",
         "dt_ms": 0.1,
-        "N_E": 10000, "N_I": 2500,
-        "connectivity": {"rule": "fixed_indegree", "C_E": 1000, "C_I": 250, "autapses": True,
-                         "multapses": True,
-                         "sources": "C_E from E and C_I from I for every neuron"},
-        "C_E": 1000, "C_I": 250,
-        "J_mV": 0.1, "g": 5.0, "D_ms": 1.5,
-        "neuron": {"nest_model": "iaf_psc_delta", "tau_m": 20.0, "C_m": 250.0, "E_L": 0.0,
-                   "V_th": 20.0, "V_reset": 10.0, "t_ref": 2.0, "I_e": 0.0,
-                   "refractory_input": False},
+        "N_E": 10000,
+        "N_I": 2500,
+        "connectivity": {
+            "rule": "fixed_indegree",
+            "C_E": 1000,
+            "C_I": 250,
+            "autapses": True,
+            "multapses": True,
+            "sources": "C_E from E and C_I from I for every neuron",
+        },
+        "C_E": 1000,
+        "C_I": 250,
+        "J_mV": 0.1,
+        "g": 5.0,
+        "D_ms": 1.5,
+        "neuron": {
+            "nest_model": "iaf_psc_delta",
+            "tau_m": 20.0,
+            "C_m": 250.0,
+            "E_L": 0.0,
+            "V_th": 20.0,
+            "V_reset": 10.0,
+            "t_ref": 2.0,
+            "I_e": 0.0,
+            "refractory_input": False,
+        },
         "refractory_note": "V clamped at V_reset for t_ref; input arriving during refractoriness "
-                           "is discarded (recurrent and external)",
+        "is discarded (recurrent and external)",
         "nu_thr_Hz": 20.0 / (0.1 * 1000 * 20e-3),
         "nu_ext_over_nu_thr": 2.0,
         "nu_ext_per_synapse_Hz": 2.0 * 20.0 / (0.1 * 1000 * 20e-3),
         "ext_rate_per_neuron_Hz": 2.0 * 20.0 / (0.1 * 1000 * 20e-3) * 1000,
-        "ext_input": {"nest": "poisson_generator rate 20 kHz, independent per target, weight J, "
-                              "delay D", "brian2": "PoissonInput(N=C_E, rate=20 Hz, weight J)"},
-        "V0_low_mV": 10.0, "V0_high_mV": 20.0,
+        "ext_input": {
+            "nest": "poisson_generator rate 20 kHz, independent per target, weight J, delay D",
+            "brian2": "PoissonInput(N=C_E, rate=20 Hz, weight J)",
+        },
+        "V0_low_mV": 10.0,
+        "V0_high_mV": 20.0,
         "V0_mV": {"dist": "uniform", "low": 10.0, "high": 20.0},
         "threshold": {"nest": "V >= V_th", "brian2": "v > theta"},
         "integration": {"nest": "exact (iaf_psc_delta)", "brian2": "exact"},
@@ -141,16 +197,33 @@ def build(nest, name, seed, threads, no_synapses):
                 we, wi = d["w_e_nS"], -d["w_i_nS"]
             dl = d["delay_ms"]["nest"]
             for src, w in ((E, we), (I, wi)):
-                nest.Connect(src, allp, conn,
-                             {"synapse_model": "static_synapse", "weight": w, "delay": dl})
+                nest.Connect(
+                    src, allp, conn, {"synapse_model": "static_synapse", "weight": w, "delay": dl}
+                )
         else:
             J, D = d["J_mV"], d["D_ms"]
-            nest.Connect(E, allp, {"rule": "fixed_indegree", "indegree": d["C_E"],
-                                   "allow_autapses": True, "allow_multapses": True},
-                         {"synapse_model": "static_synapse", "weight": J, "delay": D})
-            nest.Connect(I, allp, {"rule": "fixed_indegree", "indegree": d["C_I"],
-                                   "allow_autapses": True, "allow_multapses": True},
-                         {"synapse_model": "static_synapse", "weight": -d["g"] * J, "delay": D})
+            nest.Connect(
+                E,
+                allp,
+                {
+                    "rule": "fixed_indegree",
+                    "indegree": d["C_E"],
+                    "allow_autapses": True,
+                    "allow_multapses": True,
+                },
+                {"synapse_model": "static_synapse", "weight": J, "delay": D},
+            )
+            nest.Connect(
+                I,
+                allp,
+                {
+                    "rule": "fixed_indegree",
+                    "indegree": d["C_I"],
+                    "allow_autapses": True,
+                    "allow_multapses": True,
+                },
+                {"synapse_model": "static_synapse", "weight": -d["g"] * J, "delay": D},
+            )
     n_syn = int(nest.num_connections)
     if name == "brunel2000":
         pg = nest.Create("poisson_generator", params={"rate": d["ext_rate_per_neuron_Hz"]})
@@ -179,6 +252,7 @@ def main(argv=None):
     os.dup2(2, 1)
     try:
         import nest
+
         try:
             nest.verbosity = nest.VerbosityLevel.ERROR
         except AttributeError:  # NEST < 3.10

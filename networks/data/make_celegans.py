@@ -85,12 +85,13 @@ def main(argv=None):
     try:
         import cect.Cells as cells
         from cect.readers import Cook2019HermReader
-        from cect.readers.Cook2019DataReader import Cook2019DataReader
+        from cect.readers.Cook2019DataReader import HERMAPHRODITE, Cook2019DataReader
         from cect.readers.Wang2024Reader import Wang2024Reader
-        from cect.readers.Cook2019DataReader import HERMAPHRODITE
     except ImportError:
-        sys.exit("needs cect: python3 -m venv /tmp/cect-venv && "
-                 "/tmp/cect-venv/bin/pip install cect (see README.md)")
+        sys.exit(
+            "needs cect: python3 -m venv /tmp/cect-venv && "
+            "/tmp/cect-venv/bin/pip install cect (see README.md)"
+        )
 
     # ---- neurons -----------------------------------------------------------------
     names = sorted(cells.PREFERRED_HERM_NEURON_NAMES)
@@ -127,20 +128,23 @@ def main(argv=None):
             assert c.syntype == "GapJunction", c.syntype
             n_gap_all += 1
         if c.pre_cell not in index or c.post_cell not in index:
-            continue                                     # muscle / glia / other cell
+            continue  # muscle / glia / other cell
         i, j = index[c.pre_cell], index[c.post_cell]
         if is_chem:
             assert (i, j) not in chem
             chem[(i, j)] = int(w)
         else:
             if i == j:
-                continue                                 # self gap junction: no effect
+                continue  # self gap junction: no effect
             key = (min(i, j), max(i, j))
             if key in gap:
                 assert gap[key] == int(w), (c, gap[key])  # symmetric sheet
             gap[key] = int(w)
-    gap_self = sum(1 for c in conns if c.syntype == "GapJunction"
-                   and c.pre_cell == c.post_cell and c.pre_cell in index)
+    gap_self = sum(
+        1
+        for c in conns
+        if c.syntype == "GapJunction" and c.pre_cell == c.post_cell and c.pre_cell in index
+    )
 
     chem_keys = sorted(chem)
     gap_keys = sorted(gap)
@@ -159,8 +163,8 @@ def main(argv=None):
     nt_list = [[t for t in nts[n] if t is not None] for n in names]
     neurotransmitter = [";".join(t) for t in nt_list]
     neuron_sign = np.array(
-        [-1 if (GABA in t and not FAST_EXCITATORY & set(t)) else 1 for t in nt_list],
-        dtype=np.int8)
+        [-1 if (GABA in t and not FAST_EXCITATORY & set(t)) else 1 for t in nt_list], dtype=np.int8
+    )
     gaba_wang = np.array([GABA in t for t in nt_list])
     assert set(GABA_MCINTIRE1993) <= set(names)
     gaba_classic = np.array([n in GABA_MCINTIRE1993 for n in names])
@@ -171,27 +175,37 @@ def main(argv=None):
     src = Cook2019DataReader.filename
     wang_src = os.path.join(os.path.dirname(src), "elife-95402-supp2-v1.xlsx")
     prov = dict(
-        source=("Cook SJ et al. (2019) Whole-animal connectomes of both Caenorhabditis "
-                "elegans sexes. Nature 571:63-71, doi:10.1038/s41586-019-1352-7; "
-                "hermaphrodite, WormWiring 'corrected July 2020' adjacency matrices "
-                f"({os.path.basename(src)}, sha256 {_sha256(src)}), read with "
-                "cect.readers.Cook2019HermReader"),
-        nt_source=("Wang C et al. (2024) A neurotransmitter atlas of C. elegans males "
-                   "and hermaphrodites. eLife 13:RP95402, doi:10.7554/eLife.95402; "
-                   f"Supplementary File 2 ({os.path.basename(wang_src)}, sha256 "
-                   f"{_sha256(wang_src)}), read with cect.readers.Wang2024Reader"),
+        source=(
+            "Cook SJ et al. (2019) Whole-animal connectomes of both Caenorhabditis "
+            "elegans sexes. Nature 571:63-71, doi:10.1038/s41586-019-1352-7; "
+            "hermaphrodite, WormWiring 'corrected July 2020' adjacency matrices "
+            f"({os.path.basename(src)}, sha256 {_sha256(src)}), read with "
+            "cect.readers.Cook2019HermReader"
+        ),
+        nt_source=(
+            "Wang C et al. (2024) A neurotransmitter atlas of C. elegans males "
+            "and hermaphrodites. eLife 13:RP95402, doi:10.7554/eLife.95402; "
+            f"Supplementary File 2 ({os.path.basename(wang_src)}, sha256 "
+            f"{_sha256(wang_src)}), read with cect.readers.Wang2024Reader"
+        ),
         cect_version=version("cect"),
-        licence=("Converted data: Cook et al. 2019 (Nature SI / WormWiring) and Wang et "
-                 "al. 2024 (eLife, CC BY 4.0), redistributed via cect (MIT licence, "
-                 "OpenWorm); neither cect nor WormWiring states a separate data licence. "
-                 "Cite Cook et al. 2019 (and Wang et al. 2024 for the signs)."),
+        licence=(
+            "Converted data: Cook et al. 2019 (Nature SI / WormWiring) and Wang et "
+            "al. 2024 (eLife, CC BY 4.0), redistributed via cect (MIT licence, "
+            "OpenWorm); neither cect nor WormWiring states a separate data licence. "
+            "Cite Cook et al. 2019 (and Wang et al. 2024 for the signs)."
+        ),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-        weight_meaning=("chem_count / gap_count are the Cook et al. 2019 adjacency-matrix "
-                        "values; per cect: " + Cook2019HermReader.WEIGHTS),
-        sign_rule=("neuron_sign = -1 if the neuron's fast transmitters (Wang et al. 2024) "
-                   "include GABA and neither acetylcholine nor glutamate, else +1 "
-                   "(ACh, Glu, ACh+GABA, monoamine-only, orphan, unknown: +1); "
-                   "chem_sign = neuron_sign[chem_pre]"),
+        weight_meaning=(
+            "chem_count / gap_count are the Cook et al. 2019 adjacency-matrix "
+            "values; per cect: " + Cook2019HermReader.WEIGHTS
+        ),
+        sign_rule=(
+            "neuron_sign = -1 if the neuron's fast transmitters (Wang et al. 2024) "
+            "include GABA and neither acetylcholine nor glutamate, else +1 "
+            "(ACh, Glu, ACh+GABA, monoamine-only, orphan, unknown: +1); "
+            "chem_sign = neuron_sign[chem_pre]"
+        ),
         order="names sorted with Python sorted() (code-point order); indices refer to it",
         generator="networks/data/make_celegans.py",
     )
@@ -205,29 +219,46 @@ def main(argv=None):
         neuron_sign=neuron_sign,
         gaba_wang2024=gaba_wang,
         gaba_mcintire1993=gaba_classic,
-        chem_pre=chem_pre, chem_post=chem_post, chem_count=chem_count,
+        chem_pre=chem_pre,
+        chem_post=chem_post,
+        chem_count=chem_count,
         chem_sign=chem_sign,
-        gap_a=gap_a, gap_b=gap_b, gap_count=gap_count,
+        gap_a=gap_a,
+        gap_b=gap_b,
+        gap_count=gap_count,
         **{k: np.array(v, dtype=str) for k, v in prov.items()},
     )
 
     inh = neuron_sign < 0
     print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes)")
-    print(f"cect {prov['cect_version']}: {n_chem_all} chemical and {n_gap_all} gap "
-          f"entries among all cells")
-    print(f"neurons {len(names)}: " + ", ".join(
-        f"{cls} {sum(1 for n in names if neuron_class[n] == cls)}" for cls, _ in groups))
-    print(f"chemical edges {len(chem_pre)} (autapses {int((chem_pre == chem_post).sum())}),"
-          f" synapse count {int(chem_count.sum())}")
-    print(f"gap-junction pairs {len(gap_a)}, count {int(gap_count.sum())} "
-          f"(dropped {gap_self} self pairs)")
-    print(f"inhibitory neurons {int(inh.sum())}: {[n for n, x in zip(names, inh) if x]}")
-    print(f"GABA-positive (Wang 2024) {int(gaba_wang.sum())}; mixed, kept +1: "
-          f"{[n for n, g, x in zip(names, gaba_wang, inh) if g and not x]}")
-    print(f"inhibitory chemical edges {int((chem_sign < 0).sum())} "
-          f"({(chem_sign < 0).mean():.3f}), synapses "
-          f"{int(chem_count[chem_sign < 0].sum())} "
-          f"({chem_count[chem_sign < 0].sum() / chem_count.sum():.3f})")
+    print(
+        f"cect {prov['cect_version']}: {n_chem_all} chemical and {n_gap_all} gap "
+        f"entries among all cells"
+    )
+    print(
+        f"neurons {len(names)}: "
+        + ", ".join(f"{cls} {sum(1 for n in names if neuron_class[n] == cls)}" for cls, _ in groups)
+    )
+    print(
+        f"chemical edges {len(chem_pre)} (autapses {int((chem_pre == chem_post).sum())}),"
+        f" synapse count {int(chem_count.sum())}"
+    )
+    print(
+        f"gap-junction pairs {len(gap_a)}, count {int(gap_count.sum())} "
+        f"(dropped {gap_self} self pairs)"
+    )
+    inh_names = [n for n, x in zip(names, inh, strict=False) if x]
+    print(f"inhibitory neurons {int(inh.sum())}: {inh_names}")
+    print(
+        f"GABA-positive (Wang 2024) {int(gaba_wang.sum())}; mixed, kept +1: "
+        f"{[n for n, g, x in zip(names, gaba_wang, inh, strict=False) if g and not x]}"
+    )
+    print(
+        f"inhibitory chemical edges {int((chem_sign < 0).sum())} "
+        f"({(chem_sign < 0).mean():.3f}), synapses "
+        f"{int(chem_count[chem_sign < 0].sum())} "
+        f"({chem_count[chem_sign < 0].sum() / chem_count.sum():.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -31,5 +31,7 @@ def get_backend(name, kind="spiking"):
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise BackendError(f"backend {name!r} needs {lib}, which cannot be imported: {exc}") from None
+        raise BackendError(
+            f"backend {name!r} needs {lib}, which cannot be imported: {exc}"
+        ) from None
     return getattr(mod, cls)

@@ -75,14 +75,15 @@ class RecordPlan:
             return
         e = np.nonzero(due)[0]
         r = (k + 1) // self.every[e] - self.k0 // self.every[e] - 1
-        vals = np.where(self.row[e] < 0, V[self.nidx[e]], syn[np.maximum(self.row[e], 0),
-                                                               self.nidx[e]])
+        vals = np.where(
+            self.row[e] < 0, V[self.nidx[e]], syn[np.maximum(self.row[e], 0), self.nidx[e]]
+        )
         self.buf[r, e] = vals
 
     def chunk_samples(self, k0, nsteps):
         """Per group: (population, variable, samples array [t, n], first sample step)."""
         out = []
-        for pop, var, cols, k, ids, dtype in self.groups:
+        for pop, var, cols, k, _ids, dtype in self.groups:
             n = (k0 + nsteps) // k - k0 // k
             first = (k0 // k + 1) * k - 1
             out.append((pop, var, self.buf[:n, cols].astype(dtype), first))
@@ -120,7 +121,7 @@ class HostBackend:
         gid = np.zeros(self.N, np.int64)
         for lay in b.layouts.values():
             if lay.kind == "neuron":
-                gid[lay.n0: lay.n0 + lay.size] = lay.gid0 + np.arange(lay.size)
+                gid[lay.n0 : lay.n0 + lay.size] = lay.gid0 + np.arange(lay.size)
         self.neuron_gid = gid
         self.sg_steps, self.sg_gids = b.sg_steps, b.sg_gids
         self.pois = PoissonInputs(b)

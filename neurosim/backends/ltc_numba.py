@@ -151,9 +151,18 @@ def _tables_range(X, S, tab_i, tab_f, todo, c, nch):
     for k in range(todo.shape[0]):
         t = todo[k]
         n = tab_i[t, T_N]
-        _table_range(X, S, tab_i[t, T_X0], tab_i[t, T_OFF], tab_f[t, T_GAMMA],
-                     tab_f[t, T_MU], tab_f[t, T_W], tab_i[t, T_FOLD] != 0, c * n // nch,
-                     (c + 1) * n // nch)
+        _table_range(
+            X,
+            S,
+            tab_i[t, T_X0],
+            tab_i[t, T_OFF],
+            tab_f[t, T_GAMMA],
+            tab_f[t, T_MU],
+            tab_f[t, T_W],
+            tab_i[t, T_FOLD] != 0,
+            c * n // nch,
+            (c + 1) * n // nch,
+        )
 
 
 @_par
@@ -254,8 +263,7 @@ def _seg_shared(S, sb, idx, io, wp, wo, Ep, eo, E, cnt, cb, a0, a1, j, G, GE):
 
 
 @_jit
-def _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1, j, G, GE,
-                buf):
+def _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1, j, G, GE, buf):
     """As :func:`_seg_shared` for a per-synapse block.  Four targets at a time: their
     presynaptic values are gathered into ``buf`` (rows of ``nbuf``), the activations
     computed in place (a loop without gathers, which vectorises), then the four sums run
@@ -354,8 +362,9 @@ def _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1, 
 
 
 @_jit
-def _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp,
-                G, GE, buf):
+def _chem_chunk(
+    cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, G, GE, buf
+):
     """Chemical sums of the targets of coarse blocks [cb0, cb1) (population-local)."""
     a0 = _U(cb0) * _UCB
     a1 = _U(min(n, cb1 * CB))
@@ -377,8 +386,9 @@ def _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep,
                 _seg_shared(S, sb, idx, io, wp, wo, Ep, eo, E, cnt, cb, a0, a1, j, G, GE)
             else:
                 xb = _U(blk[bi, B_X0]) + _U(t) * _UTILE
-                _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1,
-                            j, G, GE, buf)
+                _seg_persyn(
+                    X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1, j, G, GE, buf
+                )
 
 
 # ------------------------------------------------------------------ coefficients, updates
@@ -406,8 +416,7 @@ def _upd_range(op, a, z, i0, hh, v, G, GE, c_m, g_leak, v_leak, I_ext, X, out):
     if op == 0:
         for a_ in range(_U(a), _U(z)):
             i = u0 + a_
-            out[a_] = _closed(v[a_], hh, G[a_], GE[a_], g_leak[i], v_leak[i], I_ext[i],
-                              c_m[i])
+            out[a_] = _closed(v[a_], hh, G[a_], GE[a_], g_leak[i], v_leak[i], I_ext[i], c_m[i])
     elif op == 1:
         for a_ in range(_U(a), _U(z)):
             i = u0 + a_
@@ -424,11 +433,41 @@ def _upd_range(op, a, z, i0, hh, v, G, GE, c_m, g_leak, v_leak, I_ext, X, out):
 
 
 @_jit
-def _stage_chunk(op, cb0, cb1, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx, cnt, crs,
-                 wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE, buf):
+def _stage_chunk(
+    op,
+    cb0,
+    cb1,
+    i0,
+    n,
+    hh,
+    v,
+    out,
+    X,
+    S,
+    pb,
+    blk,
+    blk_E,
+    tab_i,
+    idx,
+    cnt,
+    crs,
+    wp,
+    Ep,
+    gp,
+    mp,
+    gptr,
+    gsrc,
+    g,
+    c_m,
+    g_leak,
+    v_leak,
+    I_ext,
+    G,
+    GE,
+    buf,
+):
     """Targets of coarse blocks [cb0, cb1): chemical sums, gap junctions, update ``op``."""
-    _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, G,
-                GE, buf)
+    _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, G, GE, buf)
     a = cb0 * CB
     z = min(n, cb1 * CB)
     if gptr[i0 + z] > gptr[i0 + a]:  # else G + 0.0 == G (sums of w s >= 0 are never -0.0)
@@ -437,22 +476,114 @@ def _stage_chunk(op, cb0, cb1, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, i
 
 
 @_par
-def _stage_par(op, nch, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx, cnt, crs, wp, Ep,
-               gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE, nbuf):
+def _stage_par(
+    op,
+    nch,
+    i0,
+    n,
+    hh,
+    v,
+    out,
+    X,
+    S,
+    pb,
+    blk,
+    blk_E,
+    tab_i,
+    idx,
+    cnt,
+    crs,
+    wp,
+    Ep,
+    gp,
+    mp,
+    gptr,
+    gsrc,
+    g,
+    c_m,
+    g_leak,
+    v_leak,
+    I_ext,
+    G,
+    GE,
+    nbuf,
+):
     ncb = (n + CB - 1) // CB
     for c in nb.prange(nch):
         cb0 = c * ncb // nch
         cb1 = (c + 1) * ncb // nch
         if cb1 > cb0:
             buf = np.empty(nbuf)
-            _stage_chunk(op, cb0, cb1, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx,
-                         cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext,
-                         G, GE, buf)
+            _stage_chunk(
+                op,
+                cb0,
+                cb1,
+                i0,
+                n,
+                hh,
+                v,
+                out,
+                X,
+                S,
+                pb,
+                blk,
+                blk_E,
+                tab_i,
+                idx,
+                cnt,
+                crs,
+                wp,
+                Ep,
+                gp,
+                mp,
+                gptr,
+                gsrc,
+                g,
+                c_m,
+                g_leak,
+                v_leak,
+                I_ext,
+                G,
+                GE,
+                buf,
+            )
 
 
 @_jit
-def _stage(op, hh, v, out, X, S, stale, i0, i1, pb, blk, blk_E, tab_i, tab_f, idx, cnt, crs,
-           wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE, nbuf, nthreads):
+def _stage(
+    op,
+    hh,
+    v,
+    out,
+    X,
+    S,
+    stale,
+    i0,
+    i1,
+    pb,
+    blk,
+    blk_E,
+    tab_i,
+    tab_f,
+    idx,
+    cnt,
+    crs,
+    wp,
+    Ep,
+    gp,
+    mp,
+    gptr,
+    gsrc,
+    g,
+    c_m,
+    g_leak,
+    v_leak,
+    I_ext,
+    G,
+    GE,
+    nbuf,
+    nthreads,
+):
     """One coefficient evaluation of the neurons [i0, i1) (one population) from X and the
     elementwise update ``op`` into ``out``: two parallel regions (tables, then the rest)."""
     n = i1 - i0
@@ -461,19 +592,108 @@ def _stage(op, hh, v, out, X, S, stale, i0, i1, pb, blk, blk_E, tab_i, tab_f, id
     for k in range(pb.shape[0]):
         nsyn += blk[pb[k], B_NSYN]
     if nthreads > 1 and n > CB and (n >= PAR_MIN or nsyn >= 16 * PAR_MIN):
-        _stage_par(op, NCH * nthreads, i0, n, hh, v, out, X, S, pb, blk, blk_E, tab_i, idx,
-                   cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak, I_ext, G, GE,
-                   nbuf)
+        _stage_par(
+            op,
+            NCH * nthreads,
+            i0,
+            n,
+            hh,
+            v,
+            out,
+            X,
+            S,
+            pb,
+            blk,
+            blk_E,
+            tab_i,
+            idx,
+            cnt,
+            crs,
+            wp,
+            Ep,
+            gp,
+            mp,
+            gptr,
+            gsrc,
+            g,
+            c_m,
+            g_leak,
+            v_leak,
+            I_ext,
+            G,
+            GE,
+            nbuf,
+        )
     else:
-        _stage_chunk(op, 0, (n + CB - 1) // CB, i0, n, hh, v, out, X, S, pb, blk, blk_E,
-                     tab_i, idx, cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m, g_leak, v_leak,
-                     I_ext, G, GE, np.empty(nbuf))
+        _stage_chunk(
+            op,
+            0,
+            (n + CB - 1) // CB,
+            i0,
+            n,
+            hh,
+            v,
+            out,
+            X,
+            S,
+            pb,
+            blk,
+            blk_E,
+            tab_i,
+            idx,
+            cnt,
+            crs,
+            wp,
+            Ep,
+            gp,
+            mp,
+            gptr,
+            gsrc,
+            g,
+            c_m,
+            g_leak,
+            v_leak,
+            I_ext,
+            G,
+            GE,
+            np.empty(nbuf),
+        )
 
 
 @_jit
-def _advance(X, S, stale, out, i0, i1, method, substeps, h, c_m, g_leak, v_leak, I_ext,
-             pb, blk, blk_E, tab_i, tab_f, idx, cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g,
-             nbuf, nthreads, work):
+def _advance(
+    X,
+    S,
+    stale,
+    out,
+    i0,
+    i1,
+    method,
+    substeps,
+    h,
+    c_m,
+    g_leak,
+    v_leak,
+    I_ext,
+    pb,
+    blk,
+    blk_E,
+    tab_i,
+    tab_f,
+    idx,
+    cnt,
+    crs,
+    wp,
+    Ep,
+    gp,
+    mp,
+    gptr,
+    gsrc,
+    g,
+    nbuf,
+    nthreads,
+    work,
+):
     """New values ``out`` (local) of neurons [i0, i1) after a step of length h; X is left
     as it was (the start-of-step values).  ``work``: scratch, 3 rows of at least n."""
     n = i1 - i0
@@ -482,8 +702,31 @@ def _advance(X, S, stale, out, i0, i1, method, substeps, h, c_m, g_leak, v_leak,
     # the substep's start values: X itself where X is not written before the update
     copy_v = substeps > 1 or method == 1 or method == 3
     v = work[2, :n] if copy_v else X[i0:i1]
-    sargs = (pb, blk, blk_E, tab_i, tab_f, idx, cnt, crs, wp, Ep, gp, mp, gptr, gsrc, g, c_m,
-             g_leak, v_leak, I_ext, G, GE, nbuf, nthreads)
+    sargs = (
+        pb,
+        blk,
+        blk_E,
+        tab_i,
+        tab_f,
+        idx,
+        cnt,
+        crs,
+        wp,
+        Ep,
+        gp,
+        mp,
+        gptr,
+        gsrc,
+        g,
+        c_m,
+        g_leak,
+        v_leak,
+        I_ext,
+        G,
+        GE,
+        nbuf,
+        nthreads,
+    )
     saved = np.empty(0)
     if substeps > 1 or method == 1 or method == 3:
         saved = X[i0:i1].copy()
@@ -556,8 +799,19 @@ class LtcNumbaBackend(LtcNumpyBackend):
     def kernel_arrays(self):
         """The arrays a pass over the synapses streams (name -> array)."""
         b = self.built
-        return {"idx": b.idx, "cnt": b.cnt, "crs": b.crs, "wp": b.wp, "Ep": b.Ep, "gp": b.gp,
-                "mp": b.mp, "gptr": b.gptr, "gsrc": b.gsrc, "g": b.g, "S": self.S}
+        return {
+            "idx": b.idx,
+            "cnt": b.cnt,
+            "crs": b.crs,
+            "wp": b.wp,
+            "Ep": b.Ep,
+            "gp": b.gp,
+            "mp": b.mp,
+            "gptr": b.gptr,
+            "gsrc": b.gsrc,
+            "g": b.g,
+            "S": self.S,
+        }
 
     def advance_population(self, X, i0, i1, method, substeps, h, rtol, atol, out=None):
         if method == 5:
@@ -575,10 +829,39 @@ class LtcNumbaBackend(LtcNumpyBackend):
 
     def _advance(self, X, i0, i1, method, substeps, h, out, pi):
         b = self.built
-        _advance(X, self.S, self.stale, out, i0, i1, method, substeps, h, b.c_m, b.g_leak,
-                 b.v_leak, b.I_ext, b.pop_blocks[pi], b.blk, b.blk_E, b.tab_i, b.tab_f,
-                 b.idx, b.cnt, b.crs, b.wp, b.Ep, b.gp, b.mp, b.gptr, b.gsrc, b.g, self.nbuf,
-                 nb.get_num_threads(), self.work)
+        _advance(
+            X,
+            self.S,
+            self.stale,
+            out,
+            i0,
+            i1,
+            method,
+            substeps,
+            h,
+            b.c_m,
+            b.g_leak,
+            b.v_leak,
+            b.I_ext,
+            b.pop_blocks[pi],
+            b.blk,
+            b.blk_E,
+            b.tab_i,
+            b.tab_f,
+            b.idx,
+            b.cnt,
+            b.crs,
+            b.wp,
+            b.Ep,
+            b.gp,
+            b.mp,
+            b.gptr,
+            b.gsrc,
+            b.g,
+            self.nbuf,
+            nb.get_num_threads(),
+            self.work,
+        )
 
     def run(self, k0, nsteps):
         b = self.built
@@ -593,11 +876,9 @@ class LtcNumbaBackend(LtcNumpyBackend):
             new = self.Vn
             for _name, i0, i1, method, sub, rtol, atol in b.pops:
                 if method == 5:
-                    new[i0:i1] = super().advance_population(X, i0, i1, method, sub, h, rtol,
-                                                            atol)
+                    new[i0:i1] = super().advance_population(X, i0, i1, method, sub, h, rtol, atol)
                 else:
-                    self.advance_population(X, i0, i1, method, sub, h, rtol, atol,
-                                            out=new[i0:i1])
+                    self.advance_population(X, i0, i1, method, sub, h, rtol, atol, out=new[i0:i1])
             self.Vn, self.V = self.V, new
             self.rec.sample(k, self.V, self.syn)
         z = np.zeros(0, np.int64)

@@ -54,8 +54,8 @@ class LtcNumpyBackend:
         b = self.built
         S = np.empty(b.n_S)
         for (x0, n, off, fold), (gamma, mu, w) in zip(b.tab_i, b.tab_f, strict=True):
-            s = sigmoid(gamma * (X[x0: x0 + n] - mu))
-            S[off: off + n] = w * s if fold else s
+            s = sigmoid(gamma * (X[x0 : x0 + n] - mu))
+            S[off : off + n] = w * s if fold else s
         return S
 
     def coeffs(self, X, i0, i1):
@@ -159,7 +159,7 @@ class LtcNumpyBackend:
         for k in range(k0, k0 + nsteps):
             X = self.X
             X[: self.N] = self.V
-            X[self.N:] = b.inputs_at(k)
+            X[self.N :] = b.inputs_at(k)
             h = b.step_length(k)
             new = self.V.copy()
             for _name, i0, i1, method, sub, rtol, atol in b.pops:

@@ -60,8 +60,9 @@ _LN2_LO = _pe.LN2_LO
 # population kinds with a specialised update (membrane, states, receptor -> state map)
 K_GENERIC, K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA = range(6)
 # columns of the per-row parameter table
-(I_EL, I_IE, I_VV, I_VI, I_VMIN, I_VTH, I_VRESET, I_REF, I_G0, I_G1, I_GL, I_CM,
- I_ER0, I_ER1) = range(14)
+(I_EL, I_IE, I_VV, I_VI, I_VMIN, I_VTH, I_VRESET, I_REF, I_G0, I_G1, I_GL, I_CM, I_ER0, I_ER1) = (
+    range(14)
+)
 I_PV = 14  # P_Vsyn[s]            4 columns
 I_PS = 18  # P_syn[s, t]         16 columns (s * 4 + t)
 I_GA = 34  # G_avg[c, s]          8 columns (c * 4 + s)
@@ -182,6 +183,7 @@ def _uniform(key, ctr):
 # input) or the per-neuron I_stim.  ``_col(P, j)`` is then a scalar or a per-neuron
 # column, read through ``_at``.  Returns the number of spikes; ``mask[i]`` is set to
 # 1 for a neuron that fired, 0 otherwise.
+
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _flush(a):
@@ -466,6 +468,7 @@ def _upd_calpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask, dt, tA, tB):
 
 # ---------------------------------------------------------------------------- Poisson
 
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _count8(z, c0, c1, c2, c3, c4, c5, c6, c7):
     """Hash ``z`` to a uniform; how many of the 8 table entries ``c*`` are below it."""
@@ -531,8 +534,24 @@ def _pois_tail(c, key, ctr, cdf, K):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _poisson_mixed(k, kk, L, NR, j0, j1, p_target, p_weight, p_delay, p_gen, p_key, p_cdf,
-                   p_parts, p_start, p_stop, ring):
+def _poisson_mixed(
+    k,
+    kk,
+    L,
+    NR,
+    j0,
+    j1,
+    p_target,
+    p_weight,
+    p_delay,
+    p_gen,
+    p_key,
+    p_cdf,
+    p_parts,
+    p_start,
+    p_stop,
+    ring,
+):
     """Poisson synapses ``[j0, j1)`` one by one (short runs of many generators)."""
     K = p_cdf.shape[1]
     for j in range(j0, j1):
@@ -555,8 +574,30 @@ def _poisson_mixed(k, kk, L, NR, j0, j1, p_target, p_weight, p_delay, p_gen, p_k
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts, p_start,
-             p_stop, run_j0, run_j1, run_g, contig, cnt, tmp, val, slot, ring, add_zero):
+def _poisson(
+    k,
+    L,
+    NR,
+    p_target,
+    p_weight,
+    p_delay,
+    p_gen,
+    p_key,
+    p_cdf,
+    p_parts,
+    p_start,
+    p_stop,
+    run_j0,
+    run_j1,
+    run_g,
+    contig,
+    cnt,
+    tmp,
+    val,
+    slot,
+    ring,
+    add_zero,
+):
     """Step 1 for every Poisson synapse, in synapse order.
 
     Synapses come in runs ``[run_j0, run_j1)`` of one generator ``run_g`` (-1: a stretch
@@ -568,8 +609,24 @@ def _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts
     for q in range(run_g.shape[0]):
         g = run_g[q]
         if g < 0:
-            _poisson_mixed(k, kk, L, NR, run_j0[q], run_j1[q], p_target, p_weight, p_delay,
-                           p_gen, p_key, p_cdf, p_parts, p_start, p_stop, ring)
+            _poisson_mixed(
+                k,
+                kk,
+                L,
+                NR,
+                run_j0[q],
+                run_j1[q],
+                p_target,
+                p_weight,
+                p_delay,
+                p_gen,
+                p_key,
+                p_cdf,
+                p_parts,
+                p_start,
+                p_stop,
+                ring,
+            )
             continue
         if k < p_start[g] or k >= p_stop[g]:
             continue
@@ -619,7 +676,7 @@ def _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts
                 # consecutive slots: a vectorised add (a count of 0 adds nothing)
                 s0 = kk + np.int64(dly[0])
                 s0 = (s0 - L if s0 >= L else s0) * NR + np.int64(tgt[0])
-                seg = ring[s0: s0 + m]
+                seg = ring[s0 : s0 + m]
                 for jj in range(m):
                     x = seg[jj]
                     seg[jj] = x + v_m[jj] if c_m[jj] else x
@@ -642,6 +699,7 @@ def _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts
 
 # ---------------------------------------------------------------------------- delivery
 
+
 @intrinsic
 def _prefetch(typingctx, arr, idx):
     """Hint the CPU to fetch ``arr[idx]`` into the cache (no effect on results)."""
@@ -651,15 +709,23 @@ def _prefetch(typingctx, arr, idx):
     def codegen(context, builder, sig, args):
         aty = sig.args[0]
         ary = context.make_array(aty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]],
-                                       wraparound=False, boundscheck=False)
+        ptr = cgutils.get_item_pointer(
+            context, builder, aty, ary, [args[1]], wraparound=False, boundscheck=False
+        )
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
         # read, high temporal locality, data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
-                          ir.Constant(i32, 1)])
+        builder.call(
+            fn,
+            [
+                builder.bitcast(ptr, i8p),
+                ir.Constant(i32, 0),
+                ir.Constant(i32, 3),
+                ir.Constant(i32, 1),
+            ],
+        )
         return context.get_dummy_value()
 
     return types.void(arr, idx), codegen
@@ -669,8 +735,7 @@ _DCHUNK = 32  # synapses delivered between two prefetches of the next source's r
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_delay,
-             row_uw, row_w):
+def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_delay, row_uw, row_w):
     """Add the weights of the rows of ``srcs`` (in order) to their ring slots.
 
     A row whose weights are all equal (``row_uw``) reads ``row_w`` instead of its
@@ -724,18 +789,69 @@ def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_dela
 
 # ---------------------------------------------------------------------------- kernel
 
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _run(
-    k0, nsteps, dt, L, N,
-    V, syn, refr, ring,
-    pop_n0, pop_n1, pop_mode, pop_kind, pop_t0, HP, PT,
-    row_ptr, target, weight, delay, uniform_delay, row_uw, row_w, neuron_gid,
-    sg_steps, sg_gids, sg_pos,
-    p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts, p_start, p_stop,
-    run_j0, run_j1, run_g, run_contig, p_cnt, p_tmp, p_val, p_slot, p_add_zero,
-    c_target, c_weight, c_delay, c_chan, amp, amp_base,
-    r_nidx, r_row, r_every, r_buf,
-    sp_steps, sp_gids, istim, mask, fired,
+    k0,
+    nsteps,
+    dt,
+    L,
+    N,
+    V,
+    syn,
+    refr,
+    ring,
+    pop_n0,
+    pop_n1,
+    pop_mode,
+    pop_kind,
+    pop_t0,
+    HP,
+    PT,
+    row_ptr,
+    target,
+    weight,
+    delay,
+    uniform_delay,
+    row_uw,
+    row_w,
+    neuron_gid,
+    sg_steps,
+    sg_gids,
+    sg_pos,
+    p_target,
+    p_weight,
+    p_delay,
+    p_gen,
+    p_key,
+    p_cdf,
+    p_parts,
+    p_start,
+    p_stop,
+    run_j0,
+    run_j1,
+    run_g,
+    run_contig,
+    p_cnt,
+    p_tmp,
+    p_val,
+    p_slot,
+    p_add_zero,
+    c_target,
+    c_weight,
+    c_delay,
+    c_chan,
+    amp,
+    amp_base,
+    r_nidx,
+    r_row,
+    r_every,
+    r_buf,
+    sp_steps,
+    sp_gids,
+    istim,
+    mask,
+    fired,
 ):
     NR = 2 * N
     n_sp = 0
@@ -751,9 +867,30 @@ def _run(
         kk = k % L
         # 1. Poisson input
         if run_g.shape[0]:
-            _poisson(k, L, NR, p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts,
-                     p_start, p_stop, run_j0, run_j1, run_g, run_contig, p_cnt, p_tmp, p_val,
-                     p_slot, ring, p_add_zero)
+            _poisson(
+                k,
+                L,
+                NR,
+                p_target,
+                p_weight,
+                p_delay,
+                p_gen,
+                p_key,
+                p_cdf,
+                p_parts,
+                p_start,
+                p_stop,
+                run_j0,
+                run_j1,
+                run_g,
+                run_contig,
+                p_cnt,
+                p_tmp,
+                p_val,
+                p_slot,
+                ring,
+                p_add_zero,
+            )
         # 2. current input (istim stays zero without current synapses)
         if n_cur:
             for i in range(N):
@@ -771,8 +908,8 @@ def _run(
             kind = pop_kind[q]
             Vq = V[a:b]
             Rq = refr[a:b]
-            R0 = ring[base + a: base + b]
-            R1 = ring[base + N + a: base + N + b]
+            R0 = ring[base + a : base + b]
+            R1 = ring[base + N + a : base + N + b]
             Mq = mask[a:b]
             S0 = syn[0, a:b]
             S1 = syn[1, a:b]
@@ -795,7 +932,7 @@ def _run(
             else:
                 # a parameter table [neuron, column] (per-neuron parameters or current input)
                 o = pop_t0[q]
-                T = PT[o: o + NPAR * (b - a)].reshape((b - a, NPAR))
+                T = PT[o : o + NPAR * (b - a)].reshape((b - a, NPAR))
                 Iq = istim[a:b]
                 if kind == K_DELTA:
                     nf = _upd_delta(T, Vq, Rq, R0, R1, Iq, Mq)
@@ -844,8 +981,20 @@ def _run(
             n_sp += 1
         # ... delivered to ring slots k + D through the CSR, synapse by synapse
         if n_sp > n_sp0:
-            _deliver(sp_gids[n_sp0:n_sp], kk, L, NR, ring, row_ptr, target, weight, delay,
-                     uniform_delay, row_uw, row_w)
+            _deliver(
+                sp_gids[n_sp0:n_sp],
+                kk,
+                L,
+                NR,
+                ring,
+                row_ptr,
+                target,
+                weight,
+                delay,
+                uniform_delay,
+                row_uw,
+                row_w,
+            )
         # 5. record
         for e in range(r_nidx.shape[0]):
             ev = r_every[e]
@@ -860,16 +1009,64 @@ def _run(
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _run_generic(
-    k0, nsteps, dt, L, N,
-    V, syn, refr, ring, prow,
-    membrane, P_syn, P_VV, P_VI, P_Vsyn, G_avg, E_rev, n_syn, n_cond, rec_state, rec_gain,
-    E_L, I_e, V_th, V_reset, V_min, C_m, g_L, ref_ticks,
-    row_ptr, target, weight, delay, neuron_gid,
-    sg_steps, sg_gids, sg_pos,
-    p_target, p_weight, p_delay, p_gen, p_key, p_cdf, p_parts, p_start, p_stop,
-    c_target, c_weight, c_delay, c_chan, amp, amp_base,
-    r_nidx, r_row, r_every, r_buf,
-    sp_steps, sp_gids,
+    k0,
+    nsteps,
+    dt,
+    L,
+    N,
+    V,
+    syn,
+    refr,
+    ring,
+    prow,
+    membrane,
+    P_syn,
+    P_VV,
+    P_VI,
+    P_Vsyn,
+    G_avg,
+    E_rev,
+    n_syn,
+    n_cond,
+    rec_state,
+    rec_gain,
+    E_L,
+    I_e,
+    V_th,
+    V_reset,
+    V_min,
+    C_m,
+    g_L,
+    ref_ticks,
+    row_ptr,
+    target,
+    weight,
+    delay,
+    neuron_gid,
+    sg_steps,
+    sg_gids,
+    sg_pos,
+    p_target,
+    p_weight,
+    p_delay,
+    p_gen,
+    p_key,
+    p_cdf,
+    p_parts,
+    p_start,
+    p_stop,
+    c_target,
+    c_weight,
+    c_delay,
+    c_chan,
+    amp,
+    amp_base,
+    r_nidx,
+    r_row,
+    r_every,
+    r_buf,
+    sp_steps,
+    sp_gids,
 ):
     """Any neuron model: the per-neuron loop over the padded propagator rows.
 
@@ -1024,8 +1221,12 @@ def _kind(p, r0, r1):
     ns = p["n_syn"][r0:r1]
     nc = p["n_cond"][r0:r1]
     st = p["rec_state"][r0:r1]
-    if not ((memb == memb[0]).all() and (ns == ns[0]).all() and (nc == nc[0]).all()
-            and (st == st[0]).all()):
+    if not (
+        (memb == memb[0]).all()
+        and (ns == ns[0]).all()
+        and (nc == nc[0]).all()
+        and (st == st[0]).all()
+    ):
         return K_GENERIC
     m, s, c, st = int(memb[0]), int(ns[0]), int(nc[0]), tuple(int(x) for x in st[0])
 
@@ -1049,11 +1250,24 @@ def _kind(p, r0, r1):
         return K_EXP
     if m == 0 and s == 4 and st == (0, 2) and zero_but("P_syn", alpha):
         return K_ALPHA
-    if (m == 1 and s == 2 and c == 2 and st == (0, 1) and gain1 and zero_but("P_syn", diag2)
-            and zero_but("G_avg", diag2)):
+    if (
+        m == 1
+        and s == 2
+        and c == 2
+        and st == (0, 1)
+        and gain1
+        and zero_but("P_syn", diag2)
+        and zero_but("G_avg", diag2)
+    ):
         return K_CEXP
-    if (m == 1 and s == 4 and c == 2 and st == (0, 2) and zero_but("P_syn", alpha)
-            and zero_but("G_avg", ((0, 0), (0, 1), (1, 2), (1, 3)))):
+    if (
+        m == 1
+        and s == 4
+        and c == 2
+        and st == (0, 2)
+        and zero_but("P_syn", alpha)
+        and zero_but("G_avg", ((0, 0), (0, 1), (1, 2), (1, 3)))
+    ):
         return K_CALPHA
     return K_GENERIC
 
@@ -1135,8 +1349,11 @@ class NumbaBackend(HostBackend):
         def negzero(w):
             return bool(np.any((w == 0) & np.signbit(w)))
 
-        self._p_add_zero = bool(np.isfinite(b.pois_weight).all()
-                                and not negzero(b.pois_weight) and not negzero(b.weight))
+        self._p_add_zero = bool(
+            np.isfinite(b.pois_weight).all()
+            and not negzero(b.pois_weight)
+            and not negzero(b.weight)
+        )
         self._populations()
 
     def _populations(self):
@@ -1150,9 +1367,9 @@ class NumbaBackend(HostBackend):
         PP[I_G0], PP[I_G1] = p["rec_gain"][:, 0], p["rec_gain"][:, 1]
         PP[I_GL], PP[I_CM] = p["g_L"], p["C_m"]
         PP[I_ER0], PP[I_ER1] = p["E_rev"][:, 0], p["E_rev"][:, 1]
-        PP[I_PV: I_PV + 4] = p["P_Vsyn"].T
-        PP[I_PS: I_PS + 16] = p["P_syn"].reshape(rows, 16).T
-        PP[I_GA: I_GA + 8] = p["G_avg"].reshape(rows, 8).T
+        PP[I_PV : I_PV + 4] = p["P_Vsyn"].T
+        PP[I_PS : I_PS + 16] = p["P_syn"].reshape(rows, 16).T
+        PP[I_GA : I_GA + 8] = p["G_avg"].reshape(rows, 8).T
         b = self.built
         has_cur = np.zeros(self.N + 1, np.int64)
         if len(b.cur_target):
@@ -1167,7 +1384,7 @@ class NumbaBackend(HostBackend):
             n1.append(lay.n0 + lay.size)
             kind.append(_kind(p, r0, r1))
             hp.append(PP[:, r0])
-            cur = bool(has_cur[lay.n0: lay.n0 + lay.size].any())
+            cur = bool(has_cur[lay.n0 : lay.n0 + lay.size].any())
             mode.append(int(lay.heterogeneous or cur))
             t0.append(nt)
             if mode[-1]:
@@ -1194,38 +1411,129 @@ class NumbaBackend(HostBackend):
         if (self._pop_kind == K_GENERIC).any():
             return self._run_generic(k0, nsteps, amp, amp_base, rec, buf)
         done, n_sp, self.sg_pos = _run(
-            k0, nsteps, self.dt, self.L, self.N,
-            self.V, self.syn, self.refr, self.ring_flat,
-            self._pop_n0, self._pop_n1, self._pop_mode, self._pop_kind, self._pop_t0,
-            self._HP, self._PT,
-            b.row_ptr, b.target, b.weight, b.delay, self._uniform_delay, self._row_uw,
-            self._row_w, self.neuron_gid,
-            self._sg_steps, self._sg_gids, self.sg_pos,
-            b.pois_target, b.pois_weight, b.pois_delay, b.pois_gen, self._p_key,
-            pi.cdf, pi.parts, pi.start, pi.stop,
-            self._run_j0, self._run_j1, self._run_g, self._run_contig, self._p_cnt,
-            self._p_tmp, self._p_val, self._p_slot, self._p_add_zero,
-            b.cur_target, b.cur_weight, b.cur_delay, ci.channel, amp, amp_base,
-            rec.nidx, rec.row, rec.every, buf,
-            self.sp_steps, self.sp_gids, self._istim, self._mask, self._fired,
+            k0,
+            nsteps,
+            self.dt,
+            self.L,
+            self.N,
+            self.V,
+            self.syn,
+            self.refr,
+            self.ring_flat,
+            self._pop_n0,
+            self._pop_n1,
+            self._pop_mode,
+            self._pop_kind,
+            self._pop_t0,
+            self._HP,
+            self._PT,
+            b.row_ptr,
+            b.target,
+            b.weight,
+            b.delay,
+            self._uniform_delay,
+            self._row_uw,
+            self._row_w,
+            self.neuron_gid,
+            self._sg_steps,
+            self._sg_gids,
+            self.sg_pos,
+            b.pois_target,
+            b.pois_weight,
+            b.pois_delay,
+            b.pois_gen,
+            self._p_key,
+            pi.cdf,
+            pi.parts,
+            pi.start,
+            pi.stop,
+            self._run_j0,
+            self._run_j1,
+            self._run_g,
+            self._run_contig,
+            self._p_cnt,
+            self._p_tmp,
+            self._p_val,
+            self._p_slot,
+            self._p_add_zero,
+            b.cur_target,
+            b.cur_weight,
+            b.cur_delay,
+            ci.channel,
+            amp,
+            amp_base,
+            rec.nidx,
+            rec.row,
+            rec.every,
+            buf,
+            self.sp_steps,
+            self.sp_gids,
+            self._istim,
+            self._mask,
+            self._fired,
         )
         return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done
 
     def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf):
         b, p, pi, ci = self.built, self.prop, self.pois, self.cur
         done, n_sp, self.sg_pos = _run_generic(
-            k0, nsteps, self.dt, self.L, self.N,
-            self.V, self.syn, self.refr, self.ring_flat, b.prow,
-            p["membrane"], p["P_syn"], p["P_VV"], p["P_VI"], p["P_Vsyn"], p["G_avg"],
-            p["E_rev"], p["n_syn"], p["n_cond"], p["rec_state"], p["rec_gain"],
-            p["E_L"], p["I_e"], p["V_th"], p["V_reset"], p["V_min"], p["C_m"], p["g_L"],
+            k0,
+            nsteps,
+            self.dt,
+            self.L,
+            self.N,
+            self.V,
+            self.syn,
+            self.refr,
+            self.ring_flat,
+            b.prow,
+            p["membrane"],
+            p["P_syn"],
+            p["P_VV"],
+            p["P_VI"],
+            p["P_Vsyn"],
+            p["G_avg"],
+            p["E_rev"],
+            p["n_syn"],
+            p["n_cond"],
+            p["rec_state"],
+            p["rec_gain"],
+            p["E_L"],
+            p["I_e"],
+            p["V_th"],
+            p["V_reset"],
+            p["V_min"],
+            p["C_m"],
+            p["g_L"],
             p["ref_ticks"],
-            b.row_ptr, b.target, b.weight, b.delay, self.neuron_gid,
-            self._sg_steps, self._sg_gids, self.sg_pos,
-            b.pois_target, b.pois_weight, b.pois_delay, b.pois_gen, self._p_key,
-            pi.cdf, pi.parts, pi.start, pi.stop,
-            b.cur_target, b.cur_weight, b.cur_delay, ci.channel, amp, amp_base,
-            rec.nidx, rec.row, rec.every, buf,
-            self.sp_steps, self.sp_gids,
+            b.row_ptr,
+            b.target,
+            b.weight,
+            b.delay,
+            self.neuron_gid,
+            self._sg_steps,
+            self._sg_gids,
+            self.sg_pos,
+            b.pois_target,
+            b.pois_weight,
+            b.pois_delay,
+            b.pois_gen,
+            self._p_key,
+            pi.cdf,
+            pi.parts,
+            pi.start,
+            pi.stop,
+            b.cur_target,
+            b.cur_weight,
+            b.cur_delay,
+            ci.channel,
+            amp,
+            amp_base,
+            rec.nidx,
+            rec.row,
+            rec.every,
+            buf,
+            self.sp_steps,
+            self.sp_gids,
         )
         return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done

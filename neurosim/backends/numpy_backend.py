@@ -105,8 +105,8 @@ class NumpyBackend(HostBackend):
         N = self.N
         V, syn = self.V, self.syn
         slot = (k % self.L) * self.NR
-        inp = self.ring_flat[slot: slot + self.NR].reshape(2, N).copy()
-        self.ring_flat[slot: slot + self.NR] = 0.0
+        inp = self.ring_flat[slot : slot + self.NR].reshape(2, N).copy()
+        self.ring_flat[slot : slot + self.NR] = 0.0
         free = self.refr == 0
 
         # membrane, current-based

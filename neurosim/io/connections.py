@@ -31,8 +31,9 @@ def read_table(path, spec_path, field):
     raise SpecError(spec_path, field, f"expected a .npz, .csv or .h5 file, got {path}")
 
 
-def read_connections(path, n_pre, n_post, spec_path, field, extra=None, pre_key="pre",
-                     post_key="post"):
+def read_connections(
+    path, n_pre, n_post, spec_path, field, extra=None, pre_key="pre", post_key="post"
+):
     """Read a connection file; returns (pre, post, weight or None, delay or None).
 
     With ``extra`` (a list of column names), returns a fifth item: a dict of those

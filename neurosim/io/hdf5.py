@@ -82,24 +82,25 @@ class Writer:
                 g = sp.create_group(pop)
                 g.attrs.create("sorting", 2, dtype=SORTING)
                 g.attrs["n_nodes"] = spec.populations[pop].size
-                t = g.create_dataset("timestamps", (0,), np.float64, maxshape=(None,),
-                                     chunks=(65536,))
+                t = g.create_dataset(
+                    "timestamps", (0,), np.float64, maxshape=(None,), chunks=(65536,)
+                )
                 t.attrs["units"] = "ms"
                 g.create_dataset("node_ids", (0,), np.uint64, maxshape=(None,), chunks=(65536,))
             rep = f.create_group("report")
-            for pop, var, cols, every, ids, dtype in self.groups:
+            for pop, var, _cols, every, ids, dtype in self.groups:
                 g = rep.require_group(pop).create_group(var)
                 n = len(ids)
                 rows = max(1, min(1024, (1 << 20) // max(1, n)))
-                d = g.create_dataset("data", (0, n), dtype, maxshape=(None, n),
-                                     chunks=(rows, n))
+                d = g.create_dataset("data", (0, n), dtype, maxshape=(None, n), chunks=(rows, n))
                 d.attrs["units"] = units(pop, var)
                 m = g.create_group("mapping")
                 m.create_dataset("node_ids", data=np.asarray(ids, np.uint64))
                 m.create_dataset("index_pointers", data=np.arange(n + 1, dtype=np.uint64))
                 m.create_dataset("element_ids", data=np.zeros(n, np.uint32))
-                tm = m.create_dataset("time", data=np.array([every * self.dt, every * self.dt,
-                                                             every * self.dt]))
+                tm = m.create_dataset(
+                    "time", data=np.array([every * self.dt, every * self.dt, every * self.dt])
+                )
                 tm.attrs["units"] = "ms"
         self.f = None
 
@@ -235,7 +236,7 @@ class Recording:
         g = self._f["spikes"][population]
         n = g["timestamps"].shape[0]
         for a in range(0, n, chunk):
-            yield g["timestamps"][a: a + chunk], g["node_ids"][a: a + chunk].astype(np.int64)
+            yield g["timestamps"][a : a + chunk], g["node_ids"][a : a + chunk].astype(np.int64)
 
     def population_size(self, population) -> int:
         """Number of neurons of a population (as built, overrides included)."""

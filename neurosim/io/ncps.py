@@ -33,8 +33,21 @@ import yaml
 
 from ..network.spec import SpecError
 
-LTC_KEYS = ("gleak", "vleak", "cm", "sigma", "mu", "w", "erev", "sensory_sigma", "sensory_mu",
-            "sensory_w", "sensory_erev", "sparsity_mask", "sensory_sparsity_mask")
+LTC_KEYS = (
+    "gleak",
+    "vleak",
+    "cm",
+    "sigma",
+    "mu",
+    "w",
+    "erev",
+    "sensory_sigma",
+    "sensory_mu",
+    "sensory_w",
+    "sensory_erev",
+    "sparsity_mask",
+    "sensory_sparsity_mask",
+)
 
 
 def softplus(x):
@@ -58,19 +71,24 @@ def load_state_dict(path):
         try:
             import torch
         except ImportError:
-            raise SpecError(path, None, "reading .pt files needs torch (pip install "
-                            "torch); or save the state dict as .npz") from None
+            raise SpecError(
+                path,
+                None,
+                "reading .pt files needs torch (pip install torch); or save the state dict as .npz",
+            ) from None
         try:
             sd = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # weights_only refuses pickled code
-            raise SpecError(path, None, f"refused: not a plain state dict of tensors ({exc})"
-                            ) from None
+            raise SpecError(
+                path, None, f"refused: not a plain state dict of tensors ({exc})"
+            ) from None
         if not isinstance(sd, dict):
             raise SpecError(path, None, "expected a state dict (a mapping of tensors)")
-        raw = {k: v.detach().cpu().double().numpy() for k, v in sd.items()
-               if hasattr(v, "detach")}
+        raw = {k: v.detach().cpu().double().numpy() for k, v in sd.items() if hasattr(v, "detach")}
     else:
-        raise SpecError(path, None, f"expected a .pt or .npz state dict, got {ext or 'no extension'}")
+        raise SpecError(
+            path, None, f"expected a .pt or .npz state dict, got {ext or 'no extension'}"
+        )
     return _strip(raw)
 
 
@@ -83,22 +101,32 @@ def _check(sd, path):
     missing = [k for k in LTC_KEYS if k not in sd]
     if missing:
         if any(k.startswith(("ff1", "backbone", "layer_")) for k in sd):
-            raise SpecError(path, None, "this is an ncps CfC model; only LTC models convert "
-                            "so far")
+            raise SpecError(path, None, "this is an ncps CfC model; only LTC models convert so far")
         raise SpecError(path, "state_dict", f"not an ncps LTC state dict: missing {missing}")
     N = np.asarray(sd["gleak"]).shape[0] if np.ndim(sd["gleak"]) == 1 else -1
     if N < 1:
         raise SpecError(path, "gleak", f"expected shape (N,), got {np.shape(sd['gleak'])}")
     K = np.shape(sd["sensory_w"])[0] if np.ndim(sd["sensory_w"]) == 2 else -1
-    shapes = {"vleak": (N,), "cm": (N,), "sigma": (N, N), "mu": (N, N), "w": (N, N),
-              "erev": (N, N), "sparsity_mask": (N, N), "sensory_sigma": (K, N),
-              "sensory_mu": (K, N), "sensory_w": (K, N), "sensory_erev": (K, N),
-              "sensory_sparsity_mask": (K, N)}
+    shapes = {
+        "vleak": (N,),
+        "cm": (N,),
+        "sigma": (N, N),
+        "mu": (N, N),
+        "w": (N, N),
+        "erev": (N, N),
+        "sparsity_mask": (N, N),
+        "sensory_sigma": (K, N),
+        "sensory_mu": (K, N),
+        "sensory_w": (K, N),
+        "sensory_erev": (K, N),
+        "sensory_sparsity_mask": (K, N),
+    }
     for k, shape in shapes.items():
         a = np.asarray(sd[k])
         if a.shape != shape:
-            raise SpecError(path, k, f"expected shape {shape} for {N} neurons and {K} inputs, "
-                            f"got {a.shape}")
+            raise SpecError(
+                path, k, f"expected shape {shape} for {N} neurons and {K} inputs, got {a.shape}"
+            )
     for k, a in sd.items():
         a = np.asarray(a)
         if a.dtype.kind not in "fiub":
@@ -111,8 +139,15 @@ def _check(sd, path):
     return N, K
 
 
-def convert_ltc(model_path, out_yaml, inputs_path, integrator="ltc_fused", ode_unfolds=6,
-                implicit_constraints=True, state_dict=None):
+def convert_ltc(
+    model_path,
+    out_yaml,
+    inputs_path,
+    integrator="ltc_fused",
+    ode_unfolds=6,
+    implicit_constraints=True,
+    state_dict=None,
+):
     """Write ``out_yaml`` and ``<out_yaml stem>_params.npz`` for an ncps LTC model.
 
     Parameters
@@ -149,16 +184,25 @@ def convert_ltc(model_path, out_yaml, inputs_path, integrator="ltc_fused", ode_u
     pfile = base + "_params.npz"
     sfile = base + "_inputs.npz"
     params = {
-        "c_m": sp(sd["cm"]), "g_leak": sp(sd["gleak"]), "v_leak": sd["vleak"],
-        "pre": pre, "post": post, "w": sp(sd["w"])[pre, post] * mask[pre, post],
-        "gamma": sd["sigma"][pre, post], "mu": sd["mu"][pre, post],
+        "c_m": sp(sd["cm"]),
+        "g_leak": sp(sd["gleak"]),
+        "v_leak": sd["vleak"],
+        "pre": pre,
+        "post": post,
+        "w": sp(sd["w"])[pre, post] * mask[pre, post],
+        "gamma": sd["sigma"][pre, post],
+        "mu": sd["mu"][pre, post],
         "E_rev": sd["erev"][pre, post],
-        "s_pre": spre, "s_post": spost,
+        "s_pre": spre,
+        "s_post": spost,
         "s_w": sp(sd["sensory_w"])[spre, spost] * smask[spre, spost],
-        "s_gamma": sd["sensory_sigma"][spre, spost], "s_mu": sd["sensory_mu"][spre, spost],
+        "s_gamma": sd["sensory_sigma"][spre, spost],
+        "s_mu": sd["sensory_mu"][spre, spost],
         "s_E_rev": sd["sensory_erev"][spre, spost],
-        "input_w": sd.get("input_w", np.ones(K)), "input_b": sd.get("input_b", np.zeros(K)),
-        "output_w": sd.get("output_w", np.ones(0)), "output_b": sd.get("output_b", np.zeros(0)),
+        "input_w": sd.get("input_w", np.ones(K)),
+        "input_b": sd.get("input_b", np.zeros(K)),
+        "output_w": sd.get("output_w", np.ones(0)),
+        "output_b": sd.get("output_b", np.zeros(0)),
     }
     np.savez(pfile, **params)
     series = {"inputs": seq}
@@ -179,21 +223,44 @@ def convert_ltc(model_path, out_yaml, inputs_path, integrator="ltc_fused", ode_u
         "simulation": {"dt": "1 ms", "duration": f"{seq.shape[0]} ms", "seed": 1},
         "populations": {
             "inputs": {"model": "time_series", "params": inp},
-            "ltc": {"size": int(N), "model": "ltc_neuron",
-                    "params": {"c_m": arr("c_m"), "g_leak": arr("g_leak"), "v_leak": arr("v_leak")},
-                    "integrator": {"method": integrator,
-                                   "substeps": int(ode_unfolds)}},
+            "ltc": {
+                "size": int(N),
+                "model": "ltc_neuron",
+                "params": {"c_m": arr("c_m"), "g_leak": arr("g_leak"), "v_leak": arr("v_leak")},
+                "integrator": {"method": integrator, "substeps": int(ode_unfolds)},
+            },
         },
         "projections": [
-            {"pre": "inputs", "post": "ltc", "name": "sensory",
-             "rule": {"from_file": {"path": P, "pre": "s_pre", "post": "s_post"}},
-             "synapse": {"model": "ltc_synapse", "params": {
-                 "w": arr("s_w"), "gamma": arr("s_gamma"), "mu": arr("s_mu"),
-                 "E_rev": arr("s_E_rev")}}},
-            {"pre": "ltc", "post": "ltc", "name": "recurrent",
-             "rule": {"from_file": {"path": P}},
-             "synapse": {"model": "ltc_synapse", "params": {
-                 "w": arr("w"), "gamma": arr("gamma"), "mu": arr("mu"), "E_rev": arr("E_rev")}}},
+            {
+                "pre": "inputs",
+                "post": "ltc",
+                "name": "sensory",
+                "rule": {"from_file": {"path": P, "pre": "s_pre", "post": "s_post"}},
+                "synapse": {
+                    "model": "ltc_synapse",
+                    "params": {
+                        "w": arr("s_w"),
+                        "gamma": arr("s_gamma"),
+                        "mu": arr("s_mu"),
+                        "E_rev": arr("s_E_rev"),
+                    },
+                },
+            },
+            {
+                "pre": "ltc",
+                "post": "ltc",
+                "name": "recurrent",
+                "rule": {"from_file": {"path": P}},
+                "synapse": {
+                    "model": "ltc_synapse",
+                    "params": {
+                        "w": arr("w"),
+                        "gamma": arr("gamma"),
+                        "mu": arr("mu"),
+                        "E_rev": arr("E_rev"),
+                    },
+                },
+            },
         ],
         "record": {"state": [{"population": "ltc", "variables": ["v"], "interval": "1 ms"}]},
     }

@@ -113,7 +113,7 @@ class LtcBuilt:
         u = np.zeros(self.n_inputs)
         for x0, values, scale, offset, every in self.series:
             row = min(k // every, values.shape[0] - 1)
-            u[x0: x0 + values.shape[1]] = values[row] * scale + offset
+            u[x0 : x0 + values.shape[1]] = values[row] * scale + offset
         return u
 
     def step_length(self, k):
@@ -125,8 +125,18 @@ class LtcBuilt:
 
     def synapse_bytes(self):
         """Bytes of the chemical and gap-junction synapse storage."""
-        arrs = (self.idx, self.cnt, self.crs, self.wp, self.Ep, self.gp, self.mp,
-                self.gptr, self.gsrc, self.g)
+        arrs = (
+            self.idx,
+            self.cnt,
+            self.crs,
+            self.wp,
+            self.Ep,
+            self.gp,
+            self.mp,
+            self.gptr,
+            self.gsrc,
+            self.g,
+        )
         return int(sum(a.nbytes for a in arrs if a is not None))
 
     def flat(self, i0, i1):
@@ -143,8 +153,10 @@ class LtcBuilt:
                 parts.append(self._flat_block(bi, r[B_N0] - i0))
         keys = ("tgt", "xsrc", "sidx", "fold", "w", "gamma", "mu", "E", "blk")
         if not parts:
-            out = {k: np.zeros(0, np.int64 if k in ("tgt", "xsrc", "sidx", "blk")
-                                else np.float64) for k in keys}
+            out = {
+                k: np.zeros(0, np.int64 if k in ("tgt", "xsrc", "sidx", "blk") else np.float64)
+                for k in keys
+            }
             out["fold"] = np.zeros(0, bool)
             return out
         cat = {k: np.concatenate([p[k] for p in parts]) for k in keys}
@@ -154,9 +166,10 @@ class LtcBuilt:
     def _flat_block(self, bi, shift):
         r = self.blk[bi]
         n, nt, m = int(r[B_N]), int(r[B_NT]), int(r[B_NSYN])
-        cnt = self.cnt[r[B_CNT]: r[B_CNT] + nt * n].reshape(nt, n).astype(np.int64)
-        tgt = np.concatenate([np.repeat(np.arange(n), cnt[t]) for t in range(nt)]
-                             or [np.zeros(0, np.int64)])
+        cnt = self.cnt[r[B_CNT] : r[B_CNT] + nt * n].reshape(nt, n).astype(np.int64)
+        tgt = np.concatenate(
+            [np.repeat(np.arange(n), cnt[t]) for t in range(nt)] or [np.zeros(0, np.int64)]
+        )
         tile = np.repeat(np.arange(nt), cnt.sum(axis=1))
         o = np.argsort(tgt, kind="stable")
         pos = o
@@ -190,9 +203,14 @@ class LtcBuilt:
             f = self.flat(0, self.n_neurons)
             tptr = np.zeros(self.n_neurons + 1, np.int64)
             np.cumsum(np.bincount(f["tgt"], minlength=self.n_neurons), out=tptr[1:])
-            self._legacy_cache = {"tptr": tptr, "src": f["xsrc"].astype(np.int32),
-                                  "w": f["w"], "gamma": f["gamma"], "mu": f["mu"],
-                                  "E": f["E"]}
+            self._legacy_cache = {
+                "tptr": tptr,
+                "src": f["xsrc"].astype(np.int32),
+                "w": f["w"],
+                "gamma": f["gamma"],
+                "mu": f["mu"],
+                "E": f["E"],
+            }
         return self._legacy_cache
 
     # the former CSR by target (target-major, float64 per synapse): for inspection
@@ -249,29 +267,54 @@ def build_ltc(spec, targets_of=None, share=True) -> LtcBuilt:
             continue
         lay = layouts[pop.name]
         sl = slice(lay.n0, lay.n0 + pop.size)
-        params = _per_neuron(spec, pop, lay, M.PARAMS,
-                             {k: v for k, v in pop.params.items() if k in M.PARAMS}, rng.PARAM)
+        params = _per_neuron(
+            spec,
+            pop,
+            lay,
+            M.PARAMS,
+            {k: v for k, v in pop.params.items() if k in M.PARAMS},
+            rng.PARAM,
+        )
         for name in M.PARAMS:
             arrays[name][sl] = params[name]
         V[sl] = _per_neuron(spec, pop, lay, M.STATE, pop.initial, rng.INITIAL)["v"]
         integ = pop.params["__integrator__"]
-        pops.append((pop.name, lay.n0, lay.n0 + pop.size, METHODS[integ["method"]],
-                     integ["substeps"], integ["rtol"], integ["atol"]))
+        pops.append(
+            (
+                pop.name,
+                lay.n0,
+                lay.n0 + pop.size,
+                METHODS[integ["method"]],
+                integ["substeps"],
+                integ["rtol"],
+                integ["atol"],
+            )
+        )
 
-    b = LtcBuilt(spec=spec, dt=spec.dt, layouts=layouts, n_neurons=N, n_inputs=K, V=V,
-                 c_m=arrays["c_m"], g_leak=arrays["g_leak"], v_leak=arrays["v_leak"],
-                 I_ext=arrays["I_ext"], pops=pops)
+    b = LtcBuilt(
+        spec=spec,
+        dt=spec.dt,
+        layouts=layouts,
+        n_neurons=N,
+        n_inputs=K,
+        V=V,
+        c_m=arrays["c_m"],
+        g_leak=arrays["g_leak"],
+        v_leak=arrays["v_leak"],
+        I_ext=arrays["I_ext"],
+        pops=pops,
+    )
     elapsed = None
     for pop in spec.populations.values():
         if pop.kind == "series":
             p = pop.params
             every = int(round(p["interval"] / spec.dt))
-            b.series.append((layouts[pop.name].n0 - N, p["values"], p["scale"], p["offset"],
-                             max(1, every)))
+            b.series.append(
+                (layouts[pop.name].n0 - N, p["values"], p["scale"], p["offset"], max(1, every))
+            )
             if p["elapsed"] is not None:
                 if elapsed is not None and not np.array_equal(elapsed, p["elapsed"]):
-                    raise SpecError(spec.path, pop.field, "two series with different elapsed "
-                                    "times")
+                    raise SpecError(spec.path, pop.field, "two series with different elapsed times")
                 elapsed = p["elapsed"]
     b.elapsed = elapsed
     _synapses(b, spec, layouts, targets_of, share)
@@ -400,11 +443,15 @@ class _Chem:
             from ..io.connections import read_connections
 
             s, t, _w, _d, cols = read_connections(
-                proj.rule_args["path"], pre.size, post.size, spec.path,
+                proj.rule_args["path"],
+                pre.size,
+                post.size,
+                spec.path,
                 f"{proj.field}.rule.from_file",
                 extra=[k for k in M.SYNAPSE if proj.params.get(k) is None],
                 pre_key=proj.rule_args.get("pre_column", "pre"),
-                post_key=proj.rule_args.get("post_column", "post"))
+                post_key=proj.rule_args.get("post_column", "post"),
+            )
             keep = np.isin(t, targets)
             nfile = len(t)
             s, t = s[keep], t[keep]
@@ -418,10 +465,13 @@ class _Chem:
                     params[name] = ("array", cols[name][keep][order])
                 elif isinstance(v, FileArray):
                     if v.values.shape != (nfile,):
-                        raise SpecError(spec.path, f"{proj.field}.synapse.params.{name}",
-                                        f"{v.path}:{v.key} has shape {v.values.shape}; "
-                                        f"per-synapse arrays need a from_file rule with "
-                                        f"{nfile} rows")
+                        raise SpecError(
+                            spec.path,
+                            f"{proj.field}.synapse.params.{name}",
+                            f"{v.path}:{v.key} has shape {v.values.shape}; "
+                            f"per-synapse arrays need a from_file rule with "
+                            f"{nfile} rows",
+                        )
                     params[name] = ("array", v.values[keep][order])
             self.file = (s, t, j)
         else:
@@ -442,12 +492,16 @@ class _Chem:
         self.params = params
         self.shared = share and params["gamma"][0] == "const" and params["mu"][0] == "const"
         # w drawn from a distribution, shared activations: float32 (see the module doc)
-        self.round_w = params["w"][0] == "draw" and params["gamma"][0] == "const" and \
-            params["mu"][0] == "const"
+        self.round_w = (
+            params["w"][0] == "draw"
+            and params["gamma"][0] == "const"
+            and params["mu"][0] == "const"
+        )
         kind, val = params["w"]
         if kind == "const" and val < 0 or kind == "array" and np.any(val < 0):
-            raise SpecError(spec.path, f"{proj.field}.synapse.params.w",
-                            "expected conductances >= 0")
+            raise SpecError(
+                spec.path, f"{proj.field}.synapse.params.w", "expected conductances >= 0"
+            )
         self.fold = self.shared and kind == "const"
         self.w_per_syn = not self.fold
         self.E_per_syn = params["E_rev"][0] != "const"
@@ -483,13 +537,18 @@ class _Chem:
         if kind == "array":
             return val[sl]
         key = rng.stream_key(spec.seed, rng.WEIGHT, self.proj.index, name)
-        out = self.helper.draw(val, key, tgt, j) if self.helper is not None else \
-            sample(val, rng.id_keys(key, (self.lq.gid0 + tgt).astype(np.uint64)),
-                   j.astype(np.uint64))
+        out = (
+            self.helper.draw(val, key, tgt, j)
+            if self.helper is not None
+            else sample(
+                val, rng.id_keys(key, (self.lq.gid0 + tgt).astype(np.uint64)), j.astype(np.uint64)
+            )
+        )
         if name == "w":
             if np.any(out < 0):
-                raise SpecError(spec.path, f"{self.proj.field}.synapse.params.w",
-                                "expected conductances >= 0")
+                raise SpecError(
+                    spec.path, f"{self.proj.field}.synapse.params.w", "expected conductances >= 0"
+                )
             if self.round_w:
                 out = out.astype(np.float32).astype(np.float64)
         return out
@@ -502,8 +561,11 @@ def _synapses(b, spec, layouts, targets_of, share):
     for proj in spec.projections:
         pre, post = spec.populations[proj.pre], spec.populations[proj.post]
         lp, lq = layouts[proj.pre], layouts[proj.post]
-        targets = (np.arange(post.size, dtype=np.int64) if targets_of is None
-                   else np.asarray(targets_of(post.name, post.size), np.int64))
+        targets = (
+            np.arange(post.size, dtype=np.int64)
+            if targets_of is None
+            else np.asarray(targets_of(post.name, post.size), np.int64)
+        )
         if proj.synapse == "ltc_synapse":
             chem.append(_Chem(spec, proj, pre, post, lp, lq, targets, share))
             b.projection_info.append(None)  # filled below
@@ -514,11 +576,15 @@ def _synapses(b, spec, layouts, targets_of, share):
             from ..io.connections import read_connections
 
             s, t, _w, _d, cols = read_connections(
-                proj.rule_args["path"], pre.size, post.size, spec.path,
+                proj.rule_args["path"],
+                pre.size,
+                post.size,
+                spec.path,
                 f"{proj.field}.rule.from_file",
                 extra=[k for k in M.GAP if proj.params.get(k) is None],
                 pre_key=proj.rule_args.get("pre_column", "pre"),
-                post_key=proj.rule_args.get("post_column", "post"))
+                post_key=proj.rule_args.get("post_column", "post"),
+            )
             keep = np.isin(t, targets)
             nfile = len(t)
             s, t = s[keep], t[keep]
@@ -539,17 +605,20 @@ def _synapses(b, spec, layouts, targets_of, share):
             g = cols["g"] if "g" in cols else np.full(len(t), M.GAP["g"].default)
         elif isinstance(v, FileArray):
             if proj.rule != "from_file" or v.values.shape != (nfile,):
-                raise SpecError(spec.path, f"{proj.field}.synapse.params.g",
-                                f"{v.path}:{v.key} has shape {v.values.shape}; per-synapse "
-                                f"arrays need a from_file rule with {nfile} rows")
+                raise SpecError(
+                    spec.path,
+                    f"{proj.field}.synapse.params.g",
+                    f"{v.path}:{v.key} has shape {v.values.shape}; per-synapse "
+                    f"arrays need a from_file rule with {nfile} rows",
+                )
             g = v.values[keep][order]
         else:
             key = rng.stream_key(spec.seed, rng.WEIGHT, proj.index, "g")
-            g = sample(v, rng.id_keys(key, (lq.gid0 + t).astype(np.uint64)),
-                       j.astype(np.uint64))
+            g = sample(v, rng.id_keys(key, (lq.gid0 + t).astype(np.uint64)), j.astype(np.uint64))
         if np.any(g < 0):
-            raise SpecError(spec.path, f"{proj.field}.synapse.params.g",
-                            "expected conductances >= 0")
+            raise SpecError(
+                spec.path, f"{proj.field}.synapse.params.g", "expected conductances >= 0"
+            )
         src = (lp.n0 + s).astype(np.int64)
         tgt = (lq.n0 + t).astype(np.int64)
         ordr = np.full(len(t), proj.index, np.int64)
@@ -589,12 +658,25 @@ def _chemical(b, spec, chem):
         c.tab = -1
         if not c.shared:
             continue
-        key = (c.proj.pre, c.params["gamma"][1], c.params["mu"][1],
-               c.params["w"][1] if c.fold else None)
+        key = (
+            c.proj.pre,
+            c.params["gamma"][1],
+            c.params["mu"][1],
+            c.params["w"][1] if c.fold else None,
+        )
         if key not in tabs:
             tabs[key] = len(tab_rows)
-            tab_rows.append((c.lp.n0, c.pre.size, n_S, int(c.fold), key[1], key[2],
-                             key[3] if c.fold else np.nan))
+            tab_rows.append(
+                (
+                    c.lp.n0,
+                    c.pre.size,
+                    n_S,
+                    int(c.fold),
+                    key[1],
+                    key[2],
+                    key[3] if c.fold else np.nan,
+                )
+            )
             n_S += c.pre.size
         c.tab = tabs[key]
     b.tab_i = np.array([r[:4] for r in tab_rows], np.int64).reshape(-1, 4)
@@ -610,8 +692,7 @@ def _chemical(b, spec, chem):
             _k_count(s, t, n, c.cnt32)
             total += len(s)
         if total >= 2**32:
-            raise SpecError(spec.path, c.proj.field, "more than 2**32 synapses in one "
-                            "projection")
+            raise SpecError(spec.path, c.proj.field, "more than 2**32 synapses in one projection")
         c.nsyn = total
         c.info = (c.proj.name, c.proj.pre, c.proj.post, total)
 
@@ -642,8 +723,9 @@ def _chemical(b, spec, chem):
             r[B_P] = sizes["p"]
             sizes["p"] += c.nsyn
     b.blk = blk
-    b.blk_E = np.array([c.params["E_rev"][1] if not c.E_per_syn else np.nan for c in chem],
-                       np.float64)
+    b.blk_E = np.array(
+        [c.params["E_rev"][1] if not c.E_per_syn else np.nan for c in chem], np.float64
+    )
     b.idx = np.empty(sizes["idx"], np.uint16)
     b.cnt = np.empty(sizes["cnt"], cdt)
     b.crs = np.empty(sizes["crs"], np.int64)
@@ -657,7 +739,7 @@ def _chemical(b, spec, chem):
     for bi, c in enumerate(chem):
         r = blk[bi]
         n = c.post.size
-        b.cnt[r[B_CNT]: r[B_CNT] + c.nt * n] = c.cnt32
+        b.cnt[r[B_CNT] : r[B_CNT] + c.nt * n] = c.cnt32
         tstart = _k_positions(c.nt, n, c.cnt32, b.crs, r[B_CRS])  # cnt32 -> cursors
         # pass 2: scatter
         for s, t, j, sl in c.chunks():
@@ -667,18 +749,52 @@ def _chemical(b, spec, chem):
             ev = c.values("E_rev", spec, t, j, sl) if r[B_E] >= 0 else none
             gv = c.values("gamma", spec, t, j, sl) if r[B_P] >= 0 else none
             mv = c.values("mu", spec, t, j, sl) if r[B_P] >= 0 else none
-            _k_scatter(s, t, n, c.cnt32, b.idx, r[B_IDX], wv, b.wp, r[B_W], ev, b.Ep,
-                       r[B_E], gv, b.gp, mv, b.mp, r[B_P])
+            _k_scatter(
+                s,
+                t,
+                n,
+                c.cnt32,
+                b.idx,
+                r[B_IDX],
+                wv,
+                b.wp,
+                r[B_W],
+                ev,
+                b.Ep,
+                r[B_E],
+                gv,
+                b.gp,
+                mv,
+                b.mp,
+                r[B_P],
+            )
         if not _k_check(c.cnt32, b.cnt, r[B_CNT]):
             raise RuntimeError("network build: the second pass drew different synapses")
         c.cnt32 = None
         # pass 3: by source within every (tile, target) cell
-        _k_sort(c.nt, n, b.cnt, r[B_CNT], tstart, b.idx, r[B_IDX], b.wp, r[B_W], b.Ep,
-                r[B_E], b.gp, b.mp, r[B_P])
+        _k_sort(
+            c.nt,
+            n,
+            b.cnt,
+            r[B_CNT],
+            tstart,
+            b.idx,
+            r[B_IDX],
+            b.wp,
+            r[B_W],
+            b.Ep,
+            r[B_E],
+            b.gp,
+            b.mp,
+            r[B_P],
+        )
     b.n_synapses = int(sizes["idx"])
 
     b.pop_blocks = []
     for _name, n0, n1, *_ in b.pops:
-        b.pop_blocks.append(np.array([bi for bi in range(len(chem))
-                                      if blk[bi, B_N0] == n0 and blk[bi, B_N] == n1 - n0],
-                                     np.int64))
+        b.pop_blocks.append(
+            np.array(
+                [bi for bi in range(len(chem)) if blk[bi, B_N0] == n0 and blk[bi, B_N] == n1 - n0],
+                np.int64,
+            )
+        )

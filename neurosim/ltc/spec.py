@@ -27,9 +27,9 @@ from ..network.spec import (
     _mapping,
     _parse_rule,
     _quantity,
-    parse_state_record,
     _show,
     _suggest,
+    parse_state_record,
     parse_value,
 )
 from ..units import dimension_of_unit
@@ -89,8 +89,10 @@ def _file_array(ctx, spec, path):
         raise ctx.err(_join(path, "file"), f"file not found: {fpath}")
     cols = read_table(fpath, ctx.file, path)
     if spec["key"] not in cols:
-        raise ctx.err(_join(path, "key"), f"{fpath} has no array {spec['key']!r}"
-                      + _suggest(spec["key"], cols))
+        raise ctx.err(
+            _join(path, "key"),
+            f"{fpath} has no array {spec['key']!r}" + _suggest(spec["key"], cols),
+        )
     arr = np.asarray(cols[spec["key"]])
     if arr.dtype.kind not in "fiu":
         raise ctx.err(path, f"{fpath}:{spec['key']} must be numbers, got dtype {arr.dtype}")
@@ -110,8 +112,9 @@ def _param(ctx, value, dimension, path):
 
 def _check_len(ctx, v, n, what, path):
     if isinstance(v, FileArray) and v.values.shape != (n,):
-        raise ctx.err(path, f"{v.path}:{v.key} has shape {v.values.shape}, expected ({n},) "
-                      f"(one per {what})")
+        raise ctx.err(
+            path, f"{v.path}:{v.key} has shape {v.values.shape}, expected ({n},) (one per {what})"
+        )
 
 
 def parse_population(ctx, name, obj, path):
@@ -121,15 +124,21 @@ def parse_population(ctx, name, obj, path):
         _check_keys(ctx, obj, path, ("model", "params", "size"))
         p = _mapping(ctx, obj.get("params", {}) or {}, _join(path, "params"))
         pp = _join(path, "params")
-        _check_keys(ctx, p, pp, ("file", "key", "elapsed_key", "scale", "offset", "interval"),
-                    ("file", "key"))
+        _check_keys(
+            ctx,
+            p,
+            pp,
+            ("file", "key", "elapsed_key", "scale", "offset", "interval"),
+            ("file", "key"),
+        )
         fa = _file_array(ctx, {"file": p["file"], "key": p["key"]}, pp)
         values = fa.values
         if values.ndim == 1:
             values = values[:, None]
         if values.ndim != 2 or values.shape[0] < 1:
-            raise ctx.err(_join(pp, "key"), f"expected an array [time, channel], got shape "
-                          f"{fa.values.shape}")
+            raise ctx.err(
+                _join(pp, "key"), f"expected an array [time, channel], got shape {fa.values.shape}"
+            )
         size = values.shape[1]
         if "size" in obj and _int(ctx, obj["size"], _join(path, "size"), 1) != size:
             raise ctx.err(_join(path, "size"), f"the series has {size} channels")
@@ -138,8 +147,10 @@ def parse_population(ctx, name, obj, path):
             ea = _file_array(ctx, {"file": p["file"], "key": p["elapsed_key"]}, pp)
             elapsed = ea.values.reshape(-1)
             if elapsed.shape[0] != values.shape[0] or np.any(elapsed <= 0):
-                raise ctx.err(_join(pp, "elapsed_key"), "expected one positive elapsed time "
-                              "per row of the series")
+                raise ctx.err(
+                    _join(pp, "elapsed_key"),
+                    "expected one positive elapsed time per row of the series",
+                )
         params = {"values": values, "elapsed": elapsed}
         for key in ("scale", "offset"):
             raw = p.get(key, 1.0 if key == "scale" else 0.0)
@@ -152,15 +163,21 @@ def parse_population(ctx, name, obj, path):
             if arr.shape != (size,):
                 raise ctx.err(_join(pp, key), f"expected {size} values (one per channel)")
             params[key] = arr
-        params["interval"] = (None if "interval" not in p
-                              else _quantity(ctx, p["interval"], "time", _join(pp, "interval")))
+        params["interval"] = (
+            None
+            if "interval" not in p
+            else _quantity(ctx, p["interval"], "time", _join(pp, "interval"))
+        )
         return PopulationSpec(name, size, model, "series", params, {}, path)
     if model != "ltc_neuron":
-        raise ctx.err(_join(path, "model"), f"a graded (LTC) network takes ltc_neuron and "
-                      f"time_series populations, got {model!r}"
-                      + _suggest(model, LTC_MODELS))
-    _check_keys(ctx, obj, path, ("size", "model", "params", "initial", "integrator"),
-                ("size", "model"))
+        raise ctx.err(
+            _join(path, "model"),
+            f"a graded (LTC) network takes ltc_neuron and "
+            f"time_series populations, got {model!r}" + _suggest(model, LTC_MODELS),
+        )
+    _check_keys(
+        ctx, obj, path, ("size", "model", "params", "initial", "integrator"), ("size", "model")
+    )
     size = _int(ctx, obj["size"], _join(path, "size"), 1)
     params = {}
     raw = _mapping(ctx, obj.get("params", {}) or {}, _join(path, "params"))
@@ -187,12 +204,15 @@ def parse_population(ctx, name, obj, path):
     if isinstance(integ, str):
         integ = {"method": integ}
     _mapping(ctx, integ, ip)
-    _check_keys(ctx, integ, ip, ("method", "substeps", "ode_unfolds", "rtol", "atol"),
-                ("method",))
+    _check_keys(ctx, integ, ip, ("method", "substeps", "ode_unfolds", "rtol", "atol"), ("method",))
     if integ["method"] not in M.INTEGRATORS:
-        raise ctx.err(_join(ip, "method"), f"unknown integrator {integ['method']!r}"
-                      + _suggest(integ["method"], M.INTEGRATORS))
-    sub = integ.get("substeps", integ.get("ode_unfolds", 6 if integ["method"] == "ltc_fused" else 1))
+        raise ctx.err(
+            _join(ip, "method"),
+            f"unknown integrator {integ['method']!r}" + _suggest(integ["method"], M.INTEGRATORS),
+        )
+    sub = integ.get(
+        "substeps", integ.get("ode_unfolds", 6 if integ["method"] == "ltc_fused" else 1)
+    )
     integrator = {
         "method": integ["method"],
         "substeps": _int(ctx, sub, _join(ip, "substeps"), 1, 100000),
@@ -234,8 +254,10 @@ def parse_projections(ctx, doc, pops):
         _mapping(ctx, syn, sp)
         _check_keys(ctx, syn, sp, ("model", "params"), ("model",))
         if syn["model"] not in SYNAPSES:
-            raise ctx.err(_join(sp, "model"), f"unknown synapse {syn['model']!r}"
-                          + _suggest(syn["model"], SYNAPSES))
+            raise ctx.err(
+                _join(sp, "model"),
+                f"unknown synapse {syn['model']!r}" + _suggest(syn["model"], SYNAPSES),
+            )
         table = SYNAPSES[syn["model"]]
         if syn["model"] == "gap_junction" and pops[pre].kind != "ltc":
             raise ctx.err(_join(path, "pre"), "gap junctions connect ltc_neuron populations")
@@ -249,8 +271,10 @@ def parse_projections(ctx, doc, pops):
                 params[k] = None
         for k in rawp:
             if k not in table:
-                raise ctx.err(_join(_join(sp, "params"), k), f"unknown parameter of "
-                              f"{syn['model']}" + _suggest(k, table))
+                raise ctx.err(
+                    _join(_join(sp, "params"), k),
+                    f"unknown parameter of {syn['model']}" + _suggest(k, table),
+                )
         if rule == "from_file":
             fpath = _resolve(ctx, rule_args["path"])
             if not os.path.isfile(fpath):
@@ -258,14 +282,27 @@ def parse_projections(ctx, doc, pops):
             rule_args = dict(rule_args, path=fpath)
         for post in posts:
             if not isinstance(post, str) or post not in pops or pops[post].kind != "ltc":
-                raise ctx.err(_join(path, "post"), f"expected an ltc_neuron population, got "
-                              f"{post!r}" + _suggest(post, [p for p in pops if pops[p].kind == "ltc"]))
+                raise ctx.err(
+                    _join(path, "post"),
+                    f"expected an ltc_neuron population, got "
+                    f"{post!r}" + _suggest(post, [p for p in pops if pops[p].kind == "ltc"]),
+                )
             name = obj.get("name") or f"{pre}->{post}"
-            out.append(LtcProjectionSpec(
-                index=len(out), name=str(name), pre=pre, post=post, rule=rule,
-                rule_args=rule_args, synapse=syn["model"], params=params,
-                allow_autapses=flags.get("allow_autapses", True),
-                allow_multapses=flags.get("allow_multapses", True), field=path))
+            out.append(
+                LtcProjectionSpec(
+                    index=len(out),
+                    name=str(name),
+                    pre=pre,
+                    post=post,
+                    rule=rule,
+                    rule_args=rule_args,
+                    synapse=syn["model"],
+                    params=params,
+                    allow_autapses=flags.get("allow_autapses", True),
+                    allow_multapses=flags.get("allow_multapses", True),
+                    field=path,
+                )
+            )
     return out
 
 
@@ -273,8 +310,9 @@ def parse_record(ctx, doc, pops, dt):
     rec = doc.get("record", None)
     ltc = [p for p in pops if pops[p].kind == "ltc"]
     if rec is None:
-        return [], [StateRecordSpec(p, ["v"], np.arange(pops[p].size), dt, "float64", "record")
-                    for p in ltc]
+        return [], [
+            StateRecordSpec(p, ["v"], np.arange(pops[p].size), dt, "float64", "record") for p in ltc
+        ]
     _mapping(ctx, rec, "record")
     _check_keys(ctx, rec, "record", ("state", "spikes"))
     if rec.get("spikes"):
@@ -282,8 +320,19 @@ def parse_record(ctx, doc, pops, dt):
     out, seen = [], {}
     model = SimpleNamespace(name="ltc_neuron", state=M.STATE)
     for i, entry in enumerate(rec.get("state", []) or []):
-        out.append(parse_state_record(ctx, entry, f"record.state[{i}]", pops, ltc,
-                                      lambda _pop: model, dt, seen, default_variables=["v"]))
+        out.append(
+            parse_state_record(
+                ctx,
+                entry,
+                f"record.state[{i}]",
+                pops,
+                ltc,
+                lambda _pop: model,
+                dt,
+                seen,
+                default_variables=["v"],
+            )
+        )
     return [], out
 
 
@@ -298,15 +347,26 @@ def build_ltc_spec(ctx, doc, name, dt, duration, seed, path, text):
         if p.kind == "series":
             iv = p.params["interval"] if p.params["interval"] is not None else dt
             if p.params["elapsed"] is not None and abs(iv - dt) > 1e-12:
-                raise ctx.err(f"{p.field}.params.interval", "a series with elapsed times has "
-                              "one row per step: interval must equal dt")
+                raise ctx.err(
+                    f"{p.field}.params.interval",
+                    "a series with elapsed times has one row per step: interval must equal dt",
+                )
             p.params["interval"] = iv
     projections = parse_projections(ctx, doc, pops)
     spikes, states = parse_record(ctx, doc, pops, dt)
-    spec = NetworkSpec(name=name, dt=dt, duration=duration, seed=seed, populations=pops,
-                       projections=projections, record_spikes=spikes, record_state=states,
-                       source_text=text, path=str(path),
-                       base_dir=os.path.dirname(os.path.abspath(str(path))),
-                       warnings=ctx.warnings)
+    spec = NetworkSpec(
+        name=name,
+        dt=dt,
+        duration=duration,
+        seed=seed,
+        populations=pops,
+        projections=projections,
+        record_spikes=spikes,
+        record_state=states,
+        source_text=text,
+        path=str(path),
+        base_dir=os.path.dirname(os.path.abspath(str(path))),
+        warnings=ctx.warnings,
+    )
     spec.kind = "ltc"
     return spec

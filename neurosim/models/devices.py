@@ -54,8 +54,11 @@ DEVICES = {
         "spikes",
         {
             "spike_times": DeviceParam(
-                [], "time", True, "spike times (ms, on the dt grid); one list for all, "
-                "or a list of lists, one per generator"
+                [],
+                "time",
+                True,
+                "spike times (ms, on the dt grid); one list for all, "
+                "or a list of lists, one per generator",
             ),
         },
         "Emits spikes at given times; a spike at t reaches a target at t + delay.",

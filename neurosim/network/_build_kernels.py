@@ -140,8 +140,7 @@ def _constrained_draws(sub, k, n, forbid, unique, seen, out, off):
 
 
 @_jit
-def fixed_indegree(key, k, n_pre, gid0, targets, start, no_autapse, unique, seen,
-                   src, tgt, j):
+def fixed_indegree(key, k, n_pre, gid0, targets, start, no_autapse, unique, seen, src, tgt, j):
     """Sources of ``targets[start:]`` until the buffers are full: returns (stop, count)."""
     cap = src.shape[0]
     n = 0
@@ -213,8 +212,9 @@ def all_to_all(n_pre, targets, start, no_autapse, src, tgt, j):
 
 
 @_jit
-def fixed_outdegree(key, k, n_post, gid0, n_pre, start, local, count, no_autapse, unique,
-                    seen, draws, src, tgt, j):
+def fixed_outdegree(
+    key, k, n_post, gid0, n_pre, start, local, count, no_autapse, unique, seen, draws, src, tgt, j
+):
     """``k`` targets per source from source ``start`` on; keeps local targets (``local``),
     numbering each target's synapses in walk order (``count``, per target, carried
     across calls).  ``draws`` holds ``k`` entries.  Returns (stop, count)."""
@@ -237,8 +237,9 @@ def fixed_outdegree(key, k, n_post, gid0, n_pre, start, local, count, no_autapse
 
 
 @_jit
-def fixed_total_number(ks, kt, n_total, n_pre, n_post, start, local, count, no_autapse,
-                       src, tgt, j):
+def fixed_total_number(
+    ks, kt, n_total, n_pre, n_post, start, local, count, no_autapse, src, tgt, j
+):
     """Synapses ``start, start+1, ...`` of ``n_total``: source and target uniformly
     (an autapse redraws the source at counter ``n_total * try + i``); keeps local targets."""
     cap = src.shape[0]
@@ -272,9 +273,33 @@ def count_sources(src, gid0, counts):
 
 
 @_jit
-def scatter(src, tgt, j, pre_gid0, post_gid0, n0, n_neurons,
-            wkind, wa, wkey, warr, dkind, da, dkey, darr, dt,
-            rec_fixed, rec_ex, rec_in, absw, fill, target, weight, delay, lim):
+def scatter(
+    src,
+    tgt,
+    j,
+    pre_gid0,
+    post_gid0,
+    n0,
+    n_neurons,
+    wkind,
+    wa,
+    wkey,
+    warr,
+    dkind,
+    da,
+    dkey,
+    darr,
+    dt,
+    rec_fixed,
+    rec_ex,
+    rec_in,
+    absw,
+    fill,
+    target,
+    weight,
+    delay,
+    lim,
+):
     """Draw the weights and delays of a chunk of synapses and append them to their
     source rows of the CSR (``fill[gid]``: the row's next free position).
 

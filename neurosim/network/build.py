@@ -213,10 +213,15 @@ class _Projection:
         from ..io.connections import read_connections
 
         spec, proj = self.spec, self.proj
-        s, t, w, d = read_connections(proj.rule_args["path"], self.pre.size, self.post.size,
-                                      spec.path, f"{proj.field}.rule.from_file",
-                                      pre_key=proj.rule_args.get("pre_column", "pre"),
-                                      post_key=proj.rule_args.get("post_column", "post"))
+        s, t, w, d = read_connections(
+            proj.rule_args["path"],
+            self.pre.size,
+            self.post.size,
+            spec.path,
+            f"{proj.field}.rule.from_file",
+            pre_key=proj.rule_args.get("pre_column", "pre"),
+            post_key=proj.rule_args.get("post_column", "post"),
+        )
         s, t = np.asarray(s, np.int64), np.asarray(t, np.int64)
         keep = np.isin(t, self.targets)
         s, t = s[keep], t[keep]
@@ -233,21 +238,44 @@ class _Projection:
         proj, a = self.proj, self.proj.rule_args
         pre, post, targets = self.pre, self.post, self.targets
         if proj.rule == "fixed_indegree":
-            return rules.fixed_indegree(self.key, a["k"], pre.size, self.lq.gid0, targets,
-                                        self.no_autapse, proj.allow_multapses)
+            return rules.fixed_indegree(
+                self.key,
+                a["k"],
+                pre.size,
+                self.lq.gid0,
+                targets,
+                self.no_autapse,
+                proj.allow_multapses,
+            )
         if proj.rule == "pairwise_bernoulli":
-            return rules.pairwise_bernoulli(self.key, a["p"], pre.size, self.lq.gid0, targets,
-                                            self.no_autapse)
+            return rules.pairwise_bernoulli(
+                self.key, a["p"], pre.size, self.lq.gid0, targets, self.no_autapse
+            )
         if proj.rule == "all_to_all":
             return rules.all_to_all(pre.size, targets, self.no_autapse)
         if proj.rule == "one_to_one":
             return rules.one_to_one(targets)
         if proj.rule == "fixed_outdegree":
-            return rules.fixed_outdegree(self.key, a["k"], post.size, self.lp.gid0, pre.size,
-                                         targets, self.no_autapse, proj.allow_multapses)
+            return rules.fixed_outdegree(
+                self.key,
+                a["k"],
+                post.size,
+                self.lp.gid0,
+                pre.size,
+                targets,
+                self.no_autapse,
+                proj.allow_multapses,
+            )
         if proj.rule == "fixed_total_number":
-            return rules.fixed_total_number(self.key, a["n"], pre.size, post.size, targets,
-                                            self.no_autapse, proj.allow_multapses)
+            return rules.fixed_total_number(
+                self.key,
+                a["n"],
+                pre.size,
+                post.size,
+                targets,
+                self.no_autapse,
+                proj.allow_multapses,
+            )
         raise SpecError(self.spec.path, proj.field, f"rule {proj.rule} not implemented")
 
     def chunks(self):
@@ -257,8 +285,13 @@ class _Projection:
             s, t, j, fw, fd = self.file
             for a in range(0, len(t), rules.CHUNK):
                 sl = slice(a, a + rules.CHUNK)
-                yield (s[sl], t[sl], j[sl], None if fw is None else fw[sl],
-                       None if fd is None else fd[sl])
+                yield (
+                    s[sl],
+                    t[sl],
+                    j[sl],
+                    None if fw is None else fw[sl],
+                    None if fd is None else fd[sl],
+                )
             return
         for src, tgt, j in self._rule_chunks():
             yield src, tgt, j, None, None
@@ -268,8 +301,9 @@ class _Projection:
         if value.kind == "const":
             return np.full(len(tgt), value.args[0], np.float64)
         out = np.empty(len(tgt), np.float64)
-        _K().draw_values(_kind(value), *_args(value), np.uint64(key), int(self.lq.gid0),
-                         tgt, j, out)
+        _K().draw_values(
+            _kind(value), *_args(value), np.uint64(key), int(self.lq.gid0), tgt, j, out
+        )
         return out
 
     def collect(self):
@@ -291,8 +325,11 @@ class _Projection:
         spec, proj, dt = self.spec, self.proj, self.spec.dt
         steps = np.round(d / dt).astype(np.int64)
         if len(steps) and steps.min() < 1:
-            raise SpecError(spec.path, f"{proj.field}.delay",
-                            f"a delay below dt ({dt} ms) was drawn or read; delays must be >= dt")
+            raise SpecError(
+                spec.path,
+                f"{proj.field}.delay",
+                f"a delay below dt ({dt} ms) was drawn or read; delays must be >= dt",
+            )
         if len(steps) and steps.max() > 65535:
             raise SpecError(spec.path, f"{proj.field}.delay", "delays above 65535 steps")
         return steps
@@ -362,8 +399,19 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
                 syn[model.syn_state.index(sname), sl] = vals
     prop = {k: np.concatenate([p[k] for p in prop_parts]) for k in prop_parts[0]}
 
-    b = Built(spec=spec, dt=dt, layouts=layouts, n_neurons=N, n_gids=gid, V=V, syn=syn,
-              refr=np.zeros(N, np.int32), prow=prow, params=params, prop=prop)
+    b = Built(
+        spec=spec,
+        dt=dt,
+        layouts=layouts,
+        n_neurons=N,
+        n_gids=gid,
+        V=V,
+        syn=syn,
+        refr=np.zeros(N, np.int32),
+        prow=prow,
+        params=params,
+        prop=prop,
+    )
 
     # ---- synapses
     recurrent = []  # (_Projection, post model), scattered into the CSR by _fill_csr
@@ -375,8 +423,11 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         pre, post = spec.populations[proj.pre], spec.populations[proj.post]
         lp, lq = layouts[proj.pre], layouts[proj.post]
         model = get_model(post.model)
-        targets = (np.arange(post.size, dtype=np.int64) if targets_of is None
-                   else np.asarray(targets_of(post.name, post.size), np.int64))
+        targets = (
+            np.arange(post.size, dtype=np.int64)
+            if targets_of is None
+            else np.asarray(targets_of(post.name, post.size), np.int64)
+        )
         pj = _Projection(spec, proj, pre, post, lp, lq, targets)
         if pre.kind not in ("current", "poisson"):
             # recurrent: count per source now, scatter in a second pass (below)
@@ -401,8 +452,9 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
             cur["weight"].append(w)
             cur["delay"].append(steps)
             cur["gen"].append(np.array([gi[g] for g in range(pre.size)], np.int32)[src])
-            k = rng.id_keys(rng.stream_key(spec.seed, rng.NOISE, proj.index),
-                            (lq.gid0 + tgt).astype(np.uint64))
+            k = rng.id_keys(
+                rng.stream_key(spec.seed, rng.NOISE, proj.index), (lq.gid0 + tgt).astype(np.uint64)
+            )
             cur["key"].append(rng.mix64(k + j * rng.GOLDEN))
             b.projection_info.append((proj.name, proj.pre, proj.post, len(tgt)))
             continue
@@ -418,8 +470,9 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         pois["weight"].append(w)
         pois["delay"].append(steps)
         pois["gen"].append(np.array([gi[g] for g in range(pre.size)], np.int32)[src])
-        k = rng.id_keys(rng.stream_key(spec.seed, rng.POISSON, proj.index),
-                        (lq.gid0 + tgt).astype(np.uint64))
+        k = rng.id_keys(
+            rng.stream_key(spec.seed, rng.POISSON, proj.index), (lq.gid0 + tgt).astype(np.uint64)
+        )
         pois["key"].append(rng.mix64(k + j * rng.GOLDEN))
         b.projection_info.append((proj.name, proj.pre, proj.post, len(tgt)))
 
@@ -487,18 +540,42 @@ def _fill_csr(b, recurrent, counts):
         for src, tgt, j, fw, fd in pj.chunks():
             if not len(src):
                 continue
-            err = K.scatter(src, tgt, j, pj.lp.gid0, pj.lq.gid0, pj.lq.n0, N,
-                            -1 if fw is not None else _kind(proj.weight), wa,
-                            np.uint64(pj.wkey), none if fw is None else fw,
-                            -1 if fd is not None else _kind(proj.delay), da,
-                            np.uint64(pj.dkey), none if fd is None else fd, float(b.dt),
-                            rec_fixed, rec_ex, rec_in, bool(model.conductance_weights),
-                            fill, target, weight, delay, lim)
+            err = K.scatter(
+                src,
+                tgt,
+                j,
+                pj.lp.gid0,
+                pj.lq.gid0,
+                pj.lq.n0,
+                N,
+                -1 if fw is not None else _kind(proj.weight),
+                wa,
+                np.uint64(pj.wkey),
+                none if fw is None else fw,
+                -1 if fd is not None else _kind(proj.delay),
+                da,
+                np.uint64(pj.dkey),
+                none if fd is None else fd,
+                float(b.dt),
+                rec_fixed,
+                rec_ex,
+                rec_in,
+                bool(model.conductance_weights),
+                fill,
+                target,
+                weight,
+                delay,
+                lim,
+            )
             if err:
                 spec = b.spec
-                raise SpecError(spec.path, f"{proj.field}.delay",
-                                f"a delay below dt ({b.dt} ms) was drawn or read; delays "
-                                "must be >= dt" if err == 1 else "delays above 65535 steps")
+                raise SpecError(
+                    spec.path,
+                    f"{proj.field}.delay",
+                    f"a delay below dt ({b.dt} ms) was drawn or read; delays must be >= dt"
+                    if err == 1
+                    else "delays above 65535 steps",
+                )
     dmin, dmax = (int(lim[0]), int(lim[1])) if n else (None, None)
     if not np.array_equal(fill, row_ptr[1:]):
         raise RuntimeError("network build: the second pass drew different synapses")

@@ -77,7 +77,7 @@ class CurrentInputs:
                 idx = np.searchsorted(ticks, n, side="right") - 1
                 amp[c] = np.where(idx >= 0, vals[np.maximum(idx, 0)], 0.0)
         if len(self.noise_syn):
-            amp[len(self.gens):] = self._noise(base, width)
+            amp[len(self.gens) :] = self._noise(base, width)
         return amp, base
 
     def _noise(self, base, width):
@@ -91,9 +91,9 @@ class CurrentInputs:
             self.noise_next = end
         # keep only what the next chunk can still read
         first = self.noise_next - self.noise_hist.shape[1]
-        out = self.noise_hist[:, base - first: end - first]
+        out = self.noise_hist[:, base - first : end - first]
         # a later request starts at or after this one's base (chunks only move forward)
-        self.noise_hist = self.noise_hist[:, base - first:]
+        self.noise_hist = self.noise_hist[:, base - first :]
         return out
 
     def _noise_step(self, n):

@@ -71,8 +71,20 @@ def fixed_indegree(key, k, n_pre, gid0, targets, no_autapse, multapses, chunk=No
     seen = np.zeros(max(n_pre, 1), np.bool_)
     i = 0
     while i < len(targets):
-        i, n = _k().fixed_indegree(np.uint64(key), k, int(n_pre), int(gid0), targets, i,
-                                bool(no_autapse), not multapses, seen, src, tgt, j)
+        i, n = _k().fixed_indegree(
+            np.uint64(key),
+            k,
+            int(n_pre),
+            int(gid0),
+            targets,
+            i,
+            bool(no_autapse),
+            not multapses,
+            seen,
+            src,
+            tgt,
+            j,
+        )
         yield src[:n], tgt[:n], j[:n]
 
 
@@ -84,8 +96,18 @@ def pairwise_bernoulli(key, p, n_pre, gid0, targets, no_autapse, chunk=None):
     src, tgt, j = _buffers(max(_chunk(chunk), n_pre))
     i = 0
     while i < len(targets):
-        i, n = _k().pairwise_bernoulli(np.uint64(key), float(p), int(n_pre), int(gid0), targets,
-                                    i, bool(no_autapse), src, tgt, j)
+        i, n = _k().pairwise_bernoulli(
+            np.uint64(key),
+            float(p),
+            int(n_pre),
+            int(gid0),
+            targets,
+            i,
+            bool(no_autapse),
+            src,
+            tgt,
+            j,
+        )
         yield src[:n], tgt[:n], j[:n]
 
 
@@ -106,12 +128,11 @@ def one_to_one(targets, chunk=None):
     targets = _targets(targets)
     chunk = _chunk(chunk)
     for a in range(0, len(targets), chunk):
-        t = targets[a:a + chunk]
+        t = targets[a : a + chunk]
         yield t, t, np.zeros(len(t), np.int64)
 
 
-def fixed_outdegree(key, k, n_post, gid0, n_pre, targets, no_autapse, multapses,
-                    chunk=None):
+def fixed_outdegree(key, k, n_post, gid0, n_pre, targets, no_autapse, multapses, chunk=None):
     """``k`` targets per source; every rank walks all sources and keeps its targets.
 
     ``gid0``: gid of pre-population neuron 0.
@@ -127,9 +148,23 @@ def fixed_outdegree(key, k, n_post, gid0, n_pre, targets, no_autapse, multapses,
     draws = np.empty(k, np.int64)
     s = 0
     while s < n_pre:
-        s, n = _k().fixed_outdegree(np.uint64(key), k, int(n_post), int(gid0), int(n_pre), s,
-                                 local, count, bool(no_autapse), not multapses, seen, draws,
-                                 src, tgt, j)
+        s, n = _k().fixed_outdegree(
+            np.uint64(key),
+            k,
+            int(n_post),
+            int(gid0),
+            int(n_pre),
+            s,
+            local,
+            count,
+            bool(no_autapse),
+            not multapses,
+            seen,
+            draws,
+            src,
+            tgt,
+            j,
+        )
         if n:
             yield src[:n], tgt[:n], j[:n]
 
@@ -147,8 +182,9 @@ def fixed_total_number(key, n, n_pre, n_post, targets, no_autapse, multapses, ch
     src, tgt, j = _buffers(_chunk(chunk))
     i = 0
     while i < n:
-        i, m = _k().fixed_total_number(ks, kt, n, int(n_pre), int(n_post), i, local, count,
-                                    bool(no_autapse), src, tgt, j)
+        i, m = _k().fixed_total_number(
+            ks, kt, n, int(n_pre), int(n_post), i, local, count, bool(no_autapse), src, tgt, j
+        )
         if m:
             yield src[:m], tgt[:m], j[:m]
 

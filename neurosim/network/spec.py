@@ -252,9 +252,7 @@ def parse_value(ctx, value, dimension, path) -> Value:
     """A constant or a distribution of a quantity with ``dimension``."""
     if isinstance(value, dict):
         if len(value) != 1:
-            raise ctx.err(
-                path, "a distribution is one key: uniform, normal or lognormal"
-            )
+            raise ctx.err(path, "a distribution is one key: uniform, normal or lognormal")
         kind, args = next(iter(value.items()))
         p = _join(path, kind)
         if kind == "uniform":
@@ -305,7 +303,9 @@ def parse_value(ctx, value, dimension, path) -> Value:
             if sigma < 0:
                 raise ctx.err(p, f"expected sigma >= 0, got {sigma}")
             return Value("lognormal", (mu, sigma))
-        raise ctx.err(p, "unknown distribution" + _suggest(kind, ("uniform", "normal", "lognormal")))
+        raise ctx.err(
+            p, "unknown distribution" + _suggest(kind, ("uniform", "normal", "lognormal"))
+        )
     return Value("const", (_quantity(ctx, value, dimension, path),))
 
 
@@ -373,7 +373,9 @@ def apply_overrides(doc, overrides, path):
     """Apply ``--set a.b.c=value`` overrides (values read as YAML scalars) in place."""
     for item in overrides or ():
         if "=" not in item:
-            raise SpecError(path, f"--set {item}", "expected KEY=VALUE, e.g. populations.E.size=800")
+            raise SpecError(
+                path, f"--set {item}", "expected KEY=VALUE, e.g. populations.E.size=800"
+            )
         key, text = item.split("=", 1)
         value = parse_yaml_text(f"v: {text}" if text.strip() else "v: null", f"--set {key}")["v"]
         parts = key.strip().split(".")
@@ -414,7 +416,9 @@ def _parse_simulation(ctx, doc):
 
 def _parse_population(ctx, name, obj, path):
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", name):
-        raise ctx.err(path, "a population name is letters, digits, _ . / - (not starting with a digit)")
+        raise ctx.err(
+            path, "a population name is letters, digits, _ . / - (not starting with a digit)"
+        )
     _mapping(ctx, obj, path)
     _check_keys(ctx, obj, path, ("size", "model", "params", "initial"), ("model",))
     model = obj["model"]
@@ -445,7 +449,8 @@ def _parse_population(ctx, name, obj, path):
         m = get_model(model)
     except KeyError:
         raise ctx.err(
-            _join(path, "model"), f"unknown model '{model}'" + _suggest(model, list(MODEL_NAMES) + list(DEVICES))
+            _join(path, "model"),
+            f"unknown model '{model}'" + _suggest(model, list(MODEL_NAMES) + list(DEVICES)),
         ) from None
     out = {}
     for pname, value in params.items():
@@ -474,7 +479,9 @@ def _parse_list_param(ctx, raw, dimension, path, size):
             [_finite(ctx, _quantity(ctx, x, dimension, f"{path}[{i}]"), path) for x in row]
             for i, row in enumerate(raw)
         ]
-    return [_finite(ctx, _quantity(ctx, x, dimension, f"{path}[{i}]"), path) for i, x in enumerate(raw)]
+    return [
+        _finite(ctx, _quantity(ctx, x, dimension, f"{path}[{i}]"), path) for i, x in enumerate(raw)
+    ]
 
 
 def _check_device(ctx, model, p, path):
@@ -492,15 +499,18 @@ def _check_device(ctx, model, p, path):
     if model == "step_current_generator":
         t, v = p["amplitude_times"], p["amplitude_values"]
         if len(t) != len(v):
-            raise ctx.err(pp, f"amplitude_times ({len(t)}) and amplitude_values ({len(v)}) "
-                          "must have the same length")
-        if any(b <= a for a, b in zip(t, t[1:])):
+            raise ctx.err(
+                pp,
+                f"amplitude_times ({len(t)}) and amplitude_values ({len(v)}) "
+                "must have the same length",
+            )
+        if any(b <= a for a, b in zip(t, t[1:], strict=False)):
             raise ctx.err(_join(pp, "amplitude_times"), "expected strictly increasing times")
     if model == "spike_generator":
         rows = p["spike_times"]
         rows = rows if rows and isinstance(rows[0], list) else [rows]
         for row in rows:
-            if any(b < a for a, b in zip(row, row[1:])):
+            if any(b < a for a, b in zip(row, row[1:], strict=False)):
                 raise ctx.err(_join(pp, "spike_times"), "expected non-decreasing times")
             if row and row[0] <= 0:
                 raise ctx.err(_join(pp, "spike_times"), "expected times > 0 ms")
@@ -549,8 +559,9 @@ def _parse_rule(ctx, rule, path):
     for key in ("pre", "post"):  # from_file: the names of the id columns
         if key in args:
             if not isinstance(args[key], str):
-                raise ctx.err(_join(_join(p, name), key), f"expected a column name, got "
-                              f"{_show(args[key])}")
+                raise ctx.err(
+                    _join(_join(p, name), key), f"expected a column name, got {_show(args[key])}"
+                )
             out[f"{key}_column"] = args[key]
     flags = {k: _bool(ctx, args[k], _join(_join(p, name), k)) for k in RULE_FLAGS if k in args}
     return name, out, flags
@@ -584,8 +595,11 @@ def _parse_projections(ctx, doc, pops, dt):
                 )
             postpop = pops[post]
             if postpop.kind != "neuron":
-                raise ctx.err(_join(path, "post"), f"'{post}' is a device ({postpop.model}); "
-                              "projections end on neuron populations")
+                raise ctx.err(
+                    _join(path, "post"),
+                    f"'{post}' is a device ({postpop.model}); "
+                    "projections end on neuron populations",
+                )
             model = get_model(postpop.model)
             wdim = "current" if prepop.kind == "current" else dimension_of_unit(model.weight_unit)
             wdefault = 1.0
@@ -601,8 +615,10 @@ def _parse_projections(ctx, doc, pops, dt):
                     f"{max(0, round(dmin / dt))} steps on the dt grid",
                 )
             if delay.kind == "lognormal":
-                raise ctx.err(_join(path, "delay"), "lognormal delays are not supported; use "
-                              "uniform or normal with min >= dt")
+                raise ctx.err(
+                    _join(path, "delay"),
+                    "lognormal delays are not supported; use uniform or normal with min >= dt",
+                )
             if delay.is_const and abs(delay.args[0] / dt - round(delay.args[0] / dt)) > 1e-9:
                 ctx.warnings.append(
                     f"{path}.delay: {delay.args[0]} ms is not a multiple of dt ({dt} ms); "
@@ -610,18 +626,27 @@ def _parse_projections(ctx, doc, pops, dt):
                 )
             receptor = obj.get("receptor")
             if receptor is not None and receptor not in model.receptors:
-                raise ctx.err(_join(path, "receptor"), f"unknown receptor {receptor!r} of "
-                              f"{model.name}" + _suggest(receptor, model.receptors))
+                raise ctx.err(
+                    _join(path, "receptor"),
+                    f"unknown receptor {receptor!r} of "
+                    f"{model.name}" + _suggest(receptor, model.receptors),
+                )
             if prepop.kind == "current" and rule not in ("all_to_all", "one_to_one"):
                 pass  # any rule works: each synapse carries the generator's current
             if rule == "one_to_one" and prepop.size != postpop.size:
-                raise ctx.err(_join(path, "rule"), f"one_to_one needs equal sizes, got "
-                              f"{pre} ({prepop.size}) and {post} ({postpop.size})")
+                raise ctx.err(
+                    _join(path, "rule"),
+                    f"one_to_one needs equal sizes, got "
+                    f"{pre} ({prepop.size}) and {post} ({postpop.size})",
+                )
             if rule == "fixed_indegree" and not flags.get("allow_multapses", True):
                 avail = prepop.size - (0 if flags.get("allow_autapses", True) or pre != post else 1)
                 if rule_args["k"] > avail:
-                    raise ctx.err(_join(path, "rule"), f"k = {rule_args['k']} exceeds the "
-                                  f"{avail} distinct sources without multapses")
+                    raise ctx.err(
+                        _join(path, "rule"),
+                        f"k = {rule_args['k']} exceeds the "
+                        f"{avail} distinct sources without multapses",
+                    )
             if rule == "from_file":
                 fpath = rule_args["path"]
                 if not os.path.isabs(fpath):
@@ -636,10 +661,18 @@ def _parse_projections(ctx, doc, pops, dt):
                 name = f"{obj['name']}:{post}"
             out.append(
                 ProjectionSpec(
-                    index=len(out), name=name, pre=pre, post=post, rule=rule,
-                    rule_args=rule_args, weight=weight, delay=delay, receptor=receptor,
+                    index=len(out),
+                    name=name,
+                    pre=pre,
+                    post=post,
+                    rule=rule,
+                    rule_args=rule_args,
+                    weight=weight,
+                    delay=delay,
+                    receptor=receptor,
                     allow_autapses=flags.get("allow_autapses", True),
-                    allow_multapses=flags.get("allow_multapses", True), field=path,
+                    allow_multapses=flags.get("allow_multapses", True),
+                    field=path,
                 )
             )
     names = [p.name for p in out]
@@ -659,7 +692,9 @@ def _parse_neurons(ctx, raw, size, path):
     if isinstance(raw, str):
         m = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*(?::\s*(\d+)\s*)?", raw)
         if not m:
-            raise ctx.err(path, f"expected 'all', 'start:stop[:step]' or a list of ids, got {raw!r}")
+            raise ctx.err(
+                path, f"expected 'all', 'start:stop[:step]' or a list of ids, got {raw!r}"
+            )
         start = int(m.group(1) or 0)
         stop = int(m.group(2) or size)
         step = int(m.group(3) or 1)
@@ -676,8 +711,7 @@ def _parse_neurons(ctx, raw, size, path):
     raise ctx.err(path, f"expected 'all', 'start:stop' or a list of ids, got {_show(raw)}")
 
 
-def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen,
-                       default_variables=None):
+def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen, default_variables=None):
     """One ``record.state`` entry (shared by spiking and graded networks).
 
     ``allowed`` lists the populations that may be recorded, ``model_of(pop)`` gives an
@@ -685,12 +719,18 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen,
     (population, variable) to the entry that records it already.
     """
     _mapping(ctx, entry, path)
-    _check_keys(ctx, entry, path, ("population", "variables", "neurons", "interval", "dtype"),
-                ("population",) if default_variables else ("population", "variables"))
+    _check_keys(
+        ctx,
+        entry,
+        path,
+        ("population", "variables", "neurons", "interval", "dtype"),
+        ("population",) if default_variables else ("population", "variables"),
+    )
     pop = entry["population"]
     if pop not in allowed:
-        raise ctx.err(_join(path, "population"), f"unknown neuron population {pop!r}"
-                      + _suggest(pop, allowed))
+        raise ctx.err(
+            _join(path, "population"), f"unknown neuron population {pop!r}" + _suggest(pop, allowed)
+        )
     model = model_of(pop)
     variables = entry.get("variables", default_variables)
     if isinstance(variables, str):
@@ -699,22 +739,27 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen,
         raise ctx.err(_join(path, "variables"), "expected a list of state variables")
     for v in variables:
         if v not in model.state:
-            raise ctx.err(_join(path, "variables"), f"unknown state variable {v!r} of "
-                          f"{model.name}" + _suggest(v, model.state))
-    ids = _parse_neurons(ctx, entry.get("neurons", "all"), pops[pop].size,
-                         _join(path, "neurons"))
+            raise ctx.err(
+                _join(path, "variables"),
+                f"unknown state variable {v!r} of {model.name}" + _suggest(v, model.state),
+            )
+    ids = _parse_neurons(ctx, entry.get("neurons", "all"), pops[pop].size, _join(path, "neurons"))
     interval = _quantity(ctx, entry.get("interval", dt), "time", _join(path, "interval"))
     k = round(interval / dt)
     if k < 1 or abs(interval / dt - k) > 1e-9:
-        raise ctx.err(_join(path, "interval"), f"expected a multiple of dt ({dt} ms), "
-                      f"got {interval} ms")
+        raise ctx.err(
+            _join(path, "interval"), f"expected a multiple of dt ({dt} ms), got {interval} ms"
+        )
     dtype = entry.get("dtype", "float64")
     if dtype not in ("float64", "float32"):
         raise ctx.err(_join(path, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
     for v in variables:
         if (pop, v) in seen:
-            raise ctx.err(_join(path, "variables"), f"{pop}/{v} is already recorded by "
-                          f"{seen[(pop, v)]}; record it once (one report per variable)")
+            raise ctx.err(
+                _join(path, "variables"),
+                f"{pop}/{v} is already recorded by "
+                f"{seen[(pop, v)]}; record it once (one report per variable)",
+            )
         seen[(pop, v)] = path
     return StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path)
 
@@ -732,21 +777,35 @@ def _parse_record(ctx, doc, pops, dt):
     if isinstance(spikes, str):
         spikes = [spikes]
     if not isinstance(spikes, list):
-        raise ctx.err("record.spikes", f"expected a list of populations or 'all', got {_show(spikes)}")
+        raise ctx.err(
+            "record.spikes", f"expected a list of populations or 'all', got {_show(spikes)}"
+        )
     for i, s in enumerate(spikes):
         if s not in pops:
             raise ctx.err(f"record.spikes[{i}]", f"unknown population {s!r}" + _suggest(s, neurons))
         if pops[s].kind == "poisson" or pops[s].kind == "current":
-            raise ctx.err(f"record.spikes[{i}]", f"'{s}' ({pops[s].model}) emits no recordable spikes")
+            raise ctx.err(
+                f"record.spikes[{i}]", f"'{s}' ({pops[s].model}) emits no recordable spikes"
+            )
     states = rec.get("state", []) or []
     if not isinstance(states, list):
         raise ctx.err("record.state", f"expected a list, got {_show(states)}")
     out = []
     seen = {}
     for i, entry in enumerate(states):
-        out.append(parse_state_record(
-            ctx, entry, f"record.state[{i}]", pops, neurons,
-            lambda pop: get_model(pops[pop].model), dt, seen, default_variables=None))
+        out.append(
+            parse_state_record(
+                ctx,
+                entry,
+                f"record.state[{i}]",
+                pops,
+                neurons,
+                lambda pop: get_model(pops[pop].model),
+                dt,
+                seen,
+                default_variables=None,
+            )
+        )
     return list(dict.fromkeys(spikes)), out
 
 
@@ -755,8 +814,13 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     ctx = _Ctx(path)
     doc = copy.deepcopy(doc)
     _mapping(ctx, doc, "", "a mapping at the top level")
-    _check_keys(ctx, doc, "", ("name", "simulation", "populations", "projections", "record",
-                               "description"), ("populations",))
+    _check_keys(
+        ctx,
+        doc,
+        "",
+        ("name", "simulation", "populations", "projections", "record", "description"),
+        ("populations",),
+    )
     name = doc.get("name", os.path.splitext(os.path.basename(str(path)))[0])
     if not isinstance(name, str):
         raise ctx.err("name", f"expected a name, got {_show(name)}")
@@ -770,8 +834,10 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     if is_ltc(doc):
         for pname in raw:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", str(pname)):
-                raise ctx.err(f"populations.{pname}", "a population name is letters, digits, "
-                              "_ . / - (not starting with a digit)")
+                raise ctx.err(
+                    f"populations.{pname}",
+                    "a population name is letters, digits, _ . / - (not starting with a digit)",
+                )
         return build_ltc_spec(ctx, doc, name, dt, duration, seed, path, text)
     pops = {}
     for pname, obj in raw.items():
@@ -781,10 +847,18 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     projections = _parse_projections(ctx, doc, pops, dt)
     spikes, states = _parse_record(ctx, doc, pops, dt)
     spec = NetworkSpec(
-        name=name, dt=dt, duration=duration, seed=seed, populations=pops,
-        projections=projections, record_spikes=spikes, record_state=states,
-        source_text=text, path=str(path),
-        base_dir=os.path.dirname(os.path.abspath(str(path))), warnings=ctx.warnings,
+        name=name,
+        dt=dt,
+        duration=duration,
+        seed=seed,
+        populations=pops,
+        projections=projections,
+        record_spikes=spikes,
+        record_state=states,
+        source_text=text,
+        path=str(path),
+        base_dir=os.path.dirname(os.path.abspath(str(path))),
+        warnings=ctx.warnings,
     )
     return spec
 

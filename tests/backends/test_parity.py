@@ -12,9 +12,14 @@ CASES = {
     "coba": (network("coba"), [], "300 ms"),
     "brunel2000_small": (
         network("brunel2000"),
-        ["populations.E.size=2000", "populations.I.size=500",
-         "projections.0.rule.fixed_indegree.k=200", "projections.1.rule.fixed_indegree.k=50",
-         "projections.0.weight=0.5 mV", "projections.1.weight=-2.5 mV"],
+        [
+            "populations.E.size=2000",
+            "populations.I.size=500",
+            "projections.0.rule.fixed_indegree.k=200",
+            "projections.1.rule.fixed_indegree.k=50",
+            "projections.0.weight=0.5 mV",
+            "projections.1.weight=-2.5 mV",
+        ],
         "300 ms",
     ),
 }
@@ -29,8 +34,9 @@ def _record(path, overrides, duration, backend, out):
     sim.run(half)
     with neurosim.open(out) as rec:
         spikes = {p: rec.spikes(p) for p in rec.spike_populations}
-        reports = {(p, v): rec.report(p, v)[1] for p in rec.report_populations
-                   for v in rec.variables(p)}
+        reports = {
+            (p, v): rec.report(p, v)[1] for p in rec.report_populations for v in rec.variables(p)
+        }
     return spikes, reports, first
 
 

@@ -38,7 +38,10 @@ def test_layout_and_attributes(tmp_path):
         assert "I_e: 500 pA" in f.attrs["network"]
         g = f["spikes/E"]
         assert h5py.check_enum_dtype(g.attrs.get_id("sorting").dtype) == {
-            "none": 0, "by_id": 1, "by_time": 2}
+            "none": 0,
+            "by_id": 1,
+            "by_time": 2,
+        }
         assert g.attrs["sorting"] == 2
         assert g["timestamps"].dtype == np.float64 and g["node_ids"].dtype == np.uint64
         assert g["timestamps"].attrs["units"] == "ms"
@@ -58,8 +61,11 @@ def test_layout_and_attributes(tmp_path):
 def test_stamps_follow_nest_conventions(tmp_path):
     """A spike at t with delay d first shows in the state sampled at t + d."""
     path = tmp_path / "net.yaml"
-    path.write_text(NET.replace("I_e: 500 pA", "I_e: 0 pA").replace("0:20:5", "0:1")
-                    .replace("interval: 0.5 ms", "interval: 0.1 ms"))
+    path.write_text(
+        NET.replace("I_e: 500 pA", "I_e: 0 pA")
+        .replace("0:20:5", "0:1")
+        .replace("interval: 0.5 ms", "interval: 0.1 ms")
+    )
     out = tmp_path / "out.h5"
     neurosim.Simulation(neurosim.load(path), output=out, backend="numpy").run("10 ms")
     with neurosim.open(out) as rec:
@@ -71,9 +77,22 @@ def test_stamps_follow_nest_conventions(tmp_path):
 
 
 def test_cli_run_info_and_override(tmp_cwd):
-    proc = run_cli("run", network("cuba"), "-o", "short.h5", "--duration", "100 ms",
-                   "--seed", "7", "--backend", "numpy", "--set", "populations.E.size=400",
-                   "--set", "populations.I.size=100")
+    proc = run_cli(
+        "run",
+        network("cuba"),
+        "-o",
+        "short.h5",
+        "--duration",
+        "100 ms",
+        "--seed",
+        "7",
+        "--backend",
+        "numpy",
+        "--set",
+        "populations.E.size=400",
+        "--set",
+        "populations.I.size=100",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "rate (Hz)" in proc.stdout
     with neurosim.open(tmp_cwd / "short.h5") as rec:

@@ -9,7 +9,7 @@ import yaml
 from scipy.integrate import solve_ivp
 
 import neurosim
-from neurosim.io.ncps import convert_ltc, readout
+from neurosim.io.ncps import readout
 from tests.conftest import ROOT, network, run_cli
 
 NCPS = os.path.join(ROOT, "tests", "reference", "ncps_reference.npz")
@@ -17,25 +17,42 @@ NCPS = os.path.join(ROOT, "tests", "reference", "ncps_reference.npz")
 
 def _series_net(tmp_path, n, k, T, method, substeps=1, dt=1.0, gaps=True, seed=0, inputs=None):
     rng = np.random.default_rng(seed)
-    np.savez(tmp_path / "seq.npz",
-             inputs=rng.normal(size=(T, k)) if inputs is None else inputs)
+    np.savez(tmp_path / "seq.npz", inputs=rng.normal(size=(T, k)) if inputs is None else inputs)
     pre, post = np.nonzero(rng.random((n, n)) < 0.5)
-    np.savez(tmp_path / "syn.npz", pre=pre, post=post, w=rng.uniform(0.05, 1, len(pre)),
-             gamma=rng.uniform(2, 6, len(pre)), mu=rng.uniform(-0.3, 0.3, len(pre)),
-             E_rev=rng.choice([-1.0, 1.0], len(pre)))
+    np.savez(
+        tmp_path / "syn.npz",
+        pre=pre,
+        post=post,
+        w=rng.uniform(0.05, 1, len(pre)),
+        gamma=rng.uniform(2, 6, len(pre)),
+        mu=rng.uniform(-0.3, 0.3, len(pre)),
+        E_rev=rng.choice([-1.0, 1.0], len(pre)),
+    )
     spre, spost = np.nonzero(np.ones((k, n)))
-    np.savez(tmp_path / "sens.npz", pre=spre, post=spost, w=rng.uniform(0.05, 1, len(spre)),
-             gamma=rng.uniform(2, 6, len(spre)), mu=rng.uniform(-0.3, 0.3, len(spre)),
-             E_rev=rng.choice([-1.0, 1.0], len(spre)))
+    np.savez(
+        tmp_path / "sens.npz",
+        pre=spre,
+        post=spost,
+        w=rng.uniform(0.05, 1, len(spre)),
+        gamma=rng.uniform(2, 6, len(spre)),
+        mu=rng.uniform(-0.3, 0.3, len(spre)),
+        E_rev=rng.choice([-1.0, 1.0], len(spre)),
+    )
     doc = {
         "simulation": {"dt": dt, "duration": T * dt, "seed": 1},
         "populations": {
             "inp": {"model": "time_series", "params": {"file": "seq.npz", "key": "inputs"}},
-            "ltc": {"size": n, "model": "ltc_neuron",
-                    "params": {"c_m": {"uniform": [0.4, 0.6]}, "g_leak": {"uniform": [0.1, 1]},
-                               "v_leak": {"uniform": [-0.2, 0.2]}},
-                    "initial": {"v": {"uniform": [-0.5, 0.5]}},
-                    "integrator": {"method": method, "substeps": substeps}},
+            "ltc": {
+                "size": n,
+                "model": "ltc_neuron",
+                "params": {
+                    "c_m": {"uniform": [0.4, 0.6]},
+                    "g_leak": {"uniform": [0.1, 1]},
+                    "v_leak": {"uniform": [-0.2, 0.2]},
+                },
+                "initial": {"v": {"uniform": [-0.5, 0.5]}},
+                "integrator": {"method": method, "substeps": substeps},
+            },
         },
         "projections": [
             {"pre": "inp", "post": "ltc", "rule": {"from_file": {"path": "sens.npz"}}},
@@ -43,17 +60,21 @@ def _series_net(tmp_path, n, k, T, method, substeps=1, dt=1.0, gaps=True, seed=0
         ],
     }
     if gaps:
-        doc["projections"].append({"pre": "ltc", "post": "ltc",
-                                   "rule": {"fixed_indegree": {"k": 2}},
-                                   "synapse": {"model": "gap_junction", "params": {"g": 0.2}}})
+        doc["projections"].append(
+            {
+                "pre": "ltc",
+                "post": "ltc",
+                "rule": {"fixed_indegree": {"k": 2}},
+                "synapse": {"model": "gap_junction", "params": {"g": 0.2}},
+            }
+        )
     path = tmp_path / "net.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
 
 
 def _run(path, backend, overrides=(), out=None):
-    sim = neurosim.Simulation(neurosim.load(path, list(overrides)), backend=backend,
-                              output=out)
+    sim = neurosim.Simulation(neurosim.load(path, list(overrides)), backend=backend, output=out)
     v0 = sim.get("ltc", "v")
     sim.run()
     if out is None:
@@ -110,8 +131,14 @@ def test_orders_and_stability(tmp_path):
     for m in ("closed_form", "exp_midpoint"):
         e = []
         for sub in (8, 16, 32):
-            v = _run(path, "numba", [f"populations.ltc.integrator.method={m}",
-                                     f"populations.ltc.integrator.substeps={sub}"])[1]
+            v = _run(
+                path,
+                "numba",
+                [
+                    f"populations.ltc.integrator.method={m}",
+                    f"populations.ltc.integrator.substeps={sub}",
+                ],
+            )[1]
             e.append(np.max(np.abs(v - ref)))
         err[m] = e
     r1 = err["closed_form"][1] / err["closed_form"][2]
@@ -141,8 +168,17 @@ def test_ncps_parity(tmp_path, case):
     if cfg["irregular_timespans"]:
         seq["elapsed"] = z[f"{case}/timespans"]
     np.savez(tmp_path / "seq.npz", **seq)
-    args = ["convert", "ncps", tmp_path / "model.npz", "-o", tmp_path / "net.yaml",
-            "--inputs", tmp_path / "seq.npz", "--ode-unfolds", cfg["ode_unfolds"]]
+    args = [
+        "convert",
+        "ncps",
+        tmp_path / "model.npz",
+        "-o",
+        tmp_path / "net.yaml",
+        "--inputs",
+        tmp_path / "seq.npz",
+        "--ode-unfolds",
+        cfg["ode_unfolds"],
+    ]
     if not cfg["implicit_param_constraints"]:
         args.append("--no-implicit-constraints")
     proc = run_cli(*args)
@@ -169,12 +205,22 @@ def test_ncps_bad_input(tmp_path):
         "nan": dict(sd, **{"rnn_cell.gleak": np.full(8, np.nan)}),
         "dtype": dict(sd, **{"rnn_cell.cm": np.array(["a"] * 8)}),
     }
-    words = {"shape": ["mu", "expected shape (8, 8)"], "nan": ["gleak", "NaN"],
-             "dtype": ["cm", "expected numbers"]}
+    words = {
+        "shape": ["mu", "expected shape (8, 8)"],
+        "nan": ["gleak", "NaN"],
+        "dtype": ["cm", "expected numbers"],
+    }
     for name, d in cases.items():
         np.savez(tmp_path / f"{name}.npz", **d)
-        proc = run_cli("convert", "ncps", tmp_path / f"{name}.npz", "-o",
-                       tmp_path / f"{name}.yaml", "--inputs", tmp_path / "seq.npz")
+        proc = run_cli(
+            "convert",
+            "ncps",
+            tmp_path / f"{name}.npz",
+            "-o",
+            tmp_path / f"{name}.yaml",
+            "--inputs",
+            tmp_path / "seq.npz",
+        )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         for w in words[name]:
             assert w in proc.stderr, (w, proc.stderr)
@@ -184,8 +230,15 @@ def test_ncps_bad_input(tmp_path):
     evil = np.empty(1, dtype=object)
     evil[0] = {"payload": "x"}
     np.savez(tmp_path / "evil.npz", gleak=evil)
-    proc = run_cli("convert", "ncps", tmp_path / "evil.npz", "-o", tmp_path / "evil.yaml",
-                   "--inputs", tmp_path / "seq.npz")
+    proc = run_cli(
+        "convert",
+        "ncps",
+        tmp_path / "evil.npz",
+        "-o",
+        tmp_path / "evil.yaml",
+        "--inputs",
+        tmp_path / "seq.npz",
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not os.path.exists(tmp_path / "evil.yaml")
 

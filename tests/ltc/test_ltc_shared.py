@@ -22,54 +22,120 @@ def _mixed_net(tmp_path, method="closed_form", na=300, nb=200, T=12, big=0):
     np.savez(tmp_path / "seq.npz", inputs=rng.normal(size=(T, 3)))
     pops = {
         "inp": {"model": "time_series", "params": {"file": "seq.npz", "key": "inputs"}},
-        "A": {"size": na, "model": "ltc_neuron",
-              "params": {"c_m": {"uniform": [0.4, 0.6]}, "g_leak": {"uniform": [0.1, 1]},
-                         "v_leak": {"uniform": [-0.2, 0.2]}, "I_ext": 0.05},
-              "initial": {"v": {"uniform": [-0.5, 0.5]}},
-              "integrator": {"method": method, "substeps": 2}},
-        "B": {"size": nb, "model": "ltc_neuron",
-              "params": {"c_m": 0.5, "g_leak": 0.3, "v_leak": 0.0},
-              "initial": {"v": {"uniform": [-0.5, 0.5]}},
-              "integrator": {"method": "exp_midpoint", "substeps": 1}},
+        "A": {
+            "size": na,
+            "model": "ltc_neuron",
+            "params": {
+                "c_m": {"uniform": [0.4, 0.6]},
+                "g_leak": {"uniform": [0.1, 1]},
+                "v_leak": {"uniform": [-0.2, 0.2]},
+                "I_ext": 0.05,
+            },
+            "initial": {"v": {"uniform": [-0.5, 0.5]}},
+            "integrator": {"method": method, "substeps": 2},
+        },
+        "B": {
+            "size": nb,
+            "model": "ltc_neuron",
+            "params": {"c_m": 0.5, "g_leak": 0.3, "v_leak": 0.0},
+            "initial": {"v": {"uniform": [-0.5, 0.5]}},
+            "integrator": {"method": "exp_midpoint", "substeps": 1},
+        },
     }
 
     def syn(**p):
         return {"model": "ltc_synapse", "params": p}
 
     projs = [
-        {"pre": "inp", "post": ["A", "B"], "rule": {"fixed_indegree": {"k": 2}},
-         "synapse": syn(w=0.3, gamma=2.0, mu=0.0, E_rev=1.0)},
-        {"pre": "A", "post": ["A", "B"], "rule": {"fixed_indegree": {"k": 20}},
-         "synapse": syn(w={"uniform": [0.01, 0.05]}, gamma=4.0, mu=0.1, E_rev=1.0)},
-        {"pre": "B", "post": "A", "rule": {"pairwise_bernoulli": {"p": 0.1}},
-         "synapse": syn(w=0.02, gamma=3.0, mu=-0.1, E_rev=-1.0)},
-        {"pre": "B", "post": "B", "rule": {"fixed_total_number": {"n": 2000}},
-         "synapse": syn(w={"uniform": [0.01, 0.05]}, gamma=3.0, mu=-0.1,
-                        E_rev={"uniform": [-1.0, 1.0]})},
-        {"pre": "B", "post": "A", "rule": {"fixed_outdegree": {"k": 3}},
-         "synapse": syn(w=0.04, gamma=3.0, mu=-0.1, E_rev=-1.0)},
-        {"pre": "A", "post": "A", "rule": {"fixed_indegree": {"k": 3}},
-         "synapse": syn(w=0.03, gamma=4.0, mu=0.1, E_rev={"normal": [0.0, 0.5]})},
-        {"pre": "A", "post": "B", "rule": {"fixed_indegree": {"k": 5}},
-         "synapse": syn(w=0.05, gamma={"uniform": [2.0, 6.0]}, mu=0.0, E_rev=1.0)},
-        {"pre": "A", "post": "A", "rule": {"fixed_indegree": {"k": 2}},
-         "synapse": {"model": "gap_junction", "params": {"g": 0.1}}},
+        {
+            "pre": "inp",
+            "post": ["A", "B"],
+            "rule": {"fixed_indegree": {"k": 2}},
+            "synapse": syn(w=0.3, gamma=2.0, mu=0.0, E_rev=1.0),
+        },
+        {
+            "pre": "A",
+            "post": ["A", "B"],
+            "rule": {"fixed_indegree": {"k": 20}},
+            "synapse": syn(w={"uniform": [0.01, 0.05]}, gamma=4.0, mu=0.1, E_rev=1.0),
+        },
+        {
+            "pre": "B",
+            "post": "A",
+            "rule": {"pairwise_bernoulli": {"p": 0.1}},
+            "synapse": syn(w=0.02, gamma=3.0, mu=-0.1, E_rev=-1.0),
+        },
+        {
+            "pre": "B",
+            "post": "B",
+            "rule": {"fixed_total_number": {"n": 2000}},
+            "synapse": syn(
+                w={"uniform": [0.01, 0.05]}, gamma=3.0, mu=-0.1, E_rev={"uniform": [-1.0, 1.0]}
+            ),
+        },
+        {
+            "pre": "B",
+            "post": "A",
+            "rule": {"fixed_outdegree": {"k": 3}},
+            "synapse": syn(w=0.04, gamma=3.0, mu=-0.1, E_rev=-1.0),
+        },
+        {
+            "pre": "A",
+            "post": "A",
+            "rule": {"fixed_indegree": {"k": 3}},
+            "synapse": syn(w=0.03, gamma=4.0, mu=0.1, E_rev={"normal": [0.0, 0.5]}),
+        },
+        {
+            "pre": "A",
+            "post": "B",
+            "rule": {"fixed_indegree": {"k": 5}},
+            "synapse": syn(w=0.05, gamma={"uniform": [2.0, 6.0]}, mu=0.0, E_rev=1.0),
+        },
+        {
+            "pre": "A",
+            "post": "A",
+            "rule": {"fixed_indegree": {"k": 2}},
+            "synapse": {"model": "gap_junction", "params": {"g": 0.1}},
+        },
     ]
     if big:
-        pops["C"] = {"size": big, "model": "ltc_neuron", "params": {"I_ext": 0.3},
-                     "initial": {"v": {"uniform": [-0.5, 0.5]}}}
+        pops["C"] = {
+            "size": big,
+            "model": "ltc_neuron",
+            "params": {"I_ext": 0.3},
+            "initial": {"v": {"uniform": [-0.5, 0.5]}},
+        }
         projs += [
-            {"pre": "C", "post": "B", "rule": "all_to_all",
-             "synapse": syn(w=1e-5, gamma=3.0, mu=0.2, E_rev=-1.0)},
-            {"pre": "C", "post": "A", "rule": {"fixed_indegree": {"k": 30}},
-             "synapse": syn(w={"uniform": [0.001, 0.01]}, gamma={"uniform": [2.0, 4.0]},
-                            mu=0.1, E_rev={"uniform": [-1.0, 1.0]})},
-            {"pre": "A", "post": "C", "rule": {"fixed_indegree": {"k": 2}},
-             "synapse": syn(w=0.1, gamma=3.0, mu=0.2, E_rev=1.0)},
+            {
+                "pre": "C",
+                "post": "B",
+                "rule": "all_to_all",
+                "synapse": syn(w=1e-5, gamma=3.0, mu=0.2, E_rev=-1.0),
+            },
+            {
+                "pre": "C",
+                "post": "A",
+                "rule": {"fixed_indegree": {"k": 30}},
+                "synapse": syn(
+                    w={"uniform": [0.001, 0.01]},
+                    gamma={"uniform": [2.0, 4.0]},
+                    mu=0.1,
+                    E_rev={"uniform": [-1.0, 1.0]},
+                ),
+            },
+            {
+                "pre": "A",
+                "post": "C",
+                "rule": {"fixed_indegree": {"k": 2}},
+                "synapse": syn(w=0.1, gamma=3.0, mu=0.2, E_rev=1.0),
+            },
         ]
-    doc = {"simulation": {"dt": 1.0, "duration": float(T), "seed": 7},
-           "populations": pops, "projections": projs,
-           "record": {"state": [{"population": "A", "variables": ["v"]}]}}
+    doc = {
+        "simulation": {"dt": 1.0, "duration": float(T), "seed": 7},
+        "populations": pops,
+        "projections": projs,
+        "record": {"state": [{"population": "A", "variables": ["v"]}]},
+    }
     path = tmp_path / "net.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -124,11 +190,18 @@ def test_shared_equals_file_arrays(tmp_path):
         # targets in random order; a target's rows in order (multapses: file order)
         sel = sel[np.argsort(rng.permutation(b.n_neurons)[f["tgt"][sel]], kind="stable")]
         lp, lq = b.layouts[proj.pre], b.layouts[proj.post]
-        np.savez(tmp_path / f"p{bi}.npz", pre=f["xsrc"][sel] - lp.n0,
-                 post=f["tgt"][sel] - lq.n0, w=f["w"][sel], gamma=f["gamma"][sel],
-                 mu=f["mu"][sel], E_rev=f["E"][sel])
-        projs.append({"pre": proj.pre, "post": proj.post,
-                      "rule": {"from_file": {"path": f"p{bi}.npz"}}})
+        np.savez(
+            tmp_path / f"p{bi}.npz",
+            pre=f["xsrc"][sel] - lp.n0,
+            post=f["tgt"][sel] - lq.n0,
+            w=f["w"][sel],
+            gamma=f["gamma"][sel],
+            mu=f["mu"][sel],
+            E_rev=f["E"][sel],
+        )
+        projs.append(
+            {"pre": proj.pre, "post": proj.post, "rule": {"from_file": {"path": f"p{bi}.npz"}}}
+        )
     doc["projections"] = projs + gaps
     (tmp_path / "file.yaml").write_text(yaml.safe_dump(doc))
     spec2 = neurosim.load(tmp_path / "file.yaml")
@@ -140,8 +213,11 @@ def test_shared_equals_file_arrays(tmp_path):
     assert np.array_equal(b.blk[:, B_TAB] >= 0, b2.blk[:, B_TAB] >= 0)
     assert b2.wp.dtype == np.float64 or b.wp.dtype == np.float32
     v1 = _run_built(spec, b, "numba", 12)
-    for v in (_run_built(spec2, b2, "numba", 12), _run_built(spec2, b2, "numpy", 12),
-              _run_built(spec2, build_ltc(spec2, share=False), "numba", 12)):
+    for v in (
+        _run_built(spec2, b2, "numba", 12),
+        _run_built(spec2, b2, "numpy", 12),
+        _run_built(spec2, build_ltc(spec2, share=False), "numba", 12),
+    ):
         assert np.array_equal(v1, v)
 
 
@@ -149,8 +225,7 @@ def test_threads_and_tiles(tmp_path):
     """A pre population of several tiles (cells over 65535 synapses: uint32 counts),
     a population large enough for the parallel path: 1 and 2 threads, numpy and numba,
     shared and per-synapse storage all give the same bits."""
-    spec = neurosim.load(_mixed_net(tmp_path, "closed_form", na=5000, nb=3, T=4,
-                                    big=TILE + 4500))
+    spec = neurosim.load(_mixed_net(tmp_path, "closed_form", na=5000, nb=3, T=4, big=TILE + 4500))
     b = build_ltc(spec)
     assert b.cnt.dtype == np.uint32 and b.max_cell == TILE
     assert b.blk[:, 4].max() == 2  # two tiles
@@ -173,8 +248,16 @@ def test_ltc_1m_scaled_down(tmp_cwd):
     """networks/ltc_1m.yaml at 1/100 scale: runs from the command line, numpy == numba,
     about 6 bytes per synapse (uint16 offsets, float32 w, no per-synapse gamma/mu/E)."""
     ov = ["populations.E.size=8000", "populations.I.size=2000"]
-    proc = run_cli("run", network("ltc_1m"), "-o", "small.h5", "--duration", "5 ms",
-                   "--quiet", *[x for o in ov for x in ("--set", o)])
+    proc = run_cli(
+        "run",
+        network("ltc_1m"),
+        "-o",
+        "small.h5",
+        "--duration",
+        "5 ms",
+        "--quiet",
+        *[x for o in ov for x in ("--set", o)],
+    )
     assert proc.returncode == 0, proc.stderr
     with neurosim.open(tmp_cwd / "small.h5") as rec:
         _t, v, _ids = rec.report("E", "v")

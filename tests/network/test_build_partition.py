@@ -14,9 +14,12 @@ from neurosim.network.build import build
 
 from ..conftest import network
 
-BRUNEL_SMALL = ["populations.E.size=400", "populations.I.size=100",
-                "projections.0.rule.fixed_indegree.k=40",
-                "projections.1.rule.fixed_indegree.k=10"]
+BRUNEL_SMALL = [
+    "populations.E.size=400",
+    "populations.I.size=100",
+    "projections.0.rule.fixed_indegree.k=40",
+    "projections.1.rule.fixed_indegree.k=10",
+]
 CUBA_SMALL = ["populations.E.size=400", "populations.I.size=100"]
 
 RULES_NET = """
@@ -56,8 +59,13 @@ def rules_net(tmp_path_factory):
     d = tmp_path_factory.mktemp("net")
     r = np.random.default_rng(0)
     pre, post = r.integers(0, 150, 400), r.integers(0, 50, 400)
-    np.savez(d / "conn.npz", pre=pre, post=post, weight=r.uniform(1, 2, 400),
-             delay=r.choice([0.5, 1.0, 2.5], 400))
+    np.savez(
+        d / "conn.npz",
+        pre=pre,
+        post=post,
+        weight=r.uniform(1, 2, 400),
+        delay=r.choice([0.5, 1.0, 2.5], 400),
+    )
     np.savez(d / "plain.npz", pre=r.integers(0, 50, 300), post=r.integers(0, 150, 300))
     (d / "rules.yaml").write_text(RULES_NET)
     return str(d / "rules.yaml")
@@ -113,23 +121,30 @@ def _check_union(full, parts):
 
 def _keep(sel):
     """Whether each (local index, population size) is among ``sel(arange(size))``."""
+
     def keep(local, size):
         m = np.zeros(len(local), bool)
         for n in np.unique(size):
             w = size == n
             m[w] = np.isin(local[w], sel(np.arange(n)))
         return m
+
     return keep
 
 
 def _partitions(spec, splits):
-    return [(build(spec, targets_of=lambda name, size, sel=sel: sel(np.arange(size))), _keep(sel))
-            for sel in splits]
+    return [
+        (build(spec, targets_of=lambda name, size, sel=sel: sel(np.arange(size))), _keep(sel))
+        for sel in splits
+    ]
 
 
 EVEN_ODD = [lambda a: a[a % 2 == 0], lambda a: a[a % 2 == 1]]
-THIRDS = [lambda a: a[: len(a) // 3], lambda a: a[len(a) // 3: len(a) // 2],
-          lambda a: a[len(a) // 2:]]
+THIRDS = [
+    lambda a: a[: len(a) // 3],
+    lambda a: a[len(a) // 3 : len(a) // 2],
+    lambda a: a[len(a) // 2 :],
+]
 
 
 def _spec(path, overrides=None):
@@ -139,9 +154,11 @@ def _spec(path, overrides=None):
 @pytest.mark.parametrize("case", ["brunel", "cuba", "rules"])
 @pytest.mark.parametrize("splits", [EVEN_ODD, THIRDS], ids=["even_odd", "thirds"])
 def test_partition_union_equals_full(case, splits, rules_net):
-    spec = {"brunel": lambda: _spec(network("brunel2000"), BRUNEL_SMALL),
-            "cuba": lambda: _spec(network("cuba"), CUBA_SMALL),
-            "rules": lambda: _spec(rules_net)}[case]()
+    spec = {
+        "brunel": lambda: _spec(network("brunel2000"), BRUNEL_SMALL),
+        "cuba": lambda: _spec(network("cuba"), CUBA_SMALL),
+        "rules": lambda: _spec(rules_net),
+    }[case]()
     full = build(spec)
     assert full.n_synapses > 0
     _check_union(full, _partitions(spec, splits))
@@ -149,8 +166,7 @@ def test_partition_union_equals_full(case, splits, rules_net):
 
 @pytest.mark.parametrize("case", ["brunel", "rules"])
 def test_chunking_does_not_matter(case, rules_net, monkeypatch):
-    spec = (_spec(network("brunel2000"), BRUNEL_SMALL) if case == "brunel"
-            else _spec(rules_net))
+    spec = _spec(network("brunel2000"), BRUNEL_SMALL) if case == "brunel" else _spec(rules_net)
     full = build(spec)
     monkeypatch.setattr(rules, "CHUNK", 7)
     small = build(spec)
@@ -177,8 +193,9 @@ def test_from_file_values(rules_net):
     neuron = tgt % b.n_neurons
     m = (src < E.gid0 + E.size) & (neuron >= I.n0) & (w >= 1) & (w <= 2)
     got = np.lexsort((d[m], w[m], src[m], neuron[m] - I.n0))
-    ref = np.lexsort((np.round(z["delay"] / 0.1), z["weight"].astype(np.float32), z["pre"],
-                      z["post"]))
+    ref = np.lexsort(
+        (np.round(z["delay"] / 0.1), z["weight"].astype(np.float32), z["pre"], z["post"])
+    )
     np.testing.assert_array_equal((neuron[m] - I.n0)[got], z["post"][ref])
     np.testing.assert_array_equal(src[m][got], z["pre"][ref])
     np.testing.assert_array_equal(w[m][got], z["weight"].astype(np.float32)[ref])

@@ -30,8 +30,9 @@ def _no_multapses(src, tgt):
 @pytest.mark.parametrize("multapses", [True, False])
 def test_fixed_indegree_exactly_k(no_autapse, multapses):
     n, k = 60, 25
-    src, tgt, j = rules.collect(rules.fixed_indegree(KEY, k, n, GID0, _all(n), no_autapse,
-                                                     multapses))
+    src, tgt, j = rules.collect(
+        rules.fixed_indegree(KEY, k, n, GID0, _all(n), no_autapse, multapses)
+    )
     np.testing.assert_array_equal(np.bincount(tgt, minlength=n), np.full(n, k))
     assert src.min() >= 0 and src.max() < n
     np.testing.assert_array_equal(j, np.tile(np.arange(k), n))
@@ -54,8 +55,9 @@ def test_fixed_indegree_all_sources_without_multapses():
 @pytest.mark.parametrize("no_autapse", [False, True])
 def test_pairwise_bernoulli_binomial(p, no_autapse):
     n_pre, n_post = 800, 500
-    src, tgt, j = rules.collect(rules.pairwise_bernoulli(KEY, p, n_pre, GID0, _all(n_post),
-                                                         no_autapse))
+    src, tgt, j = rules.collect(
+        rules.pairwise_bernoulli(KEY, p, n_pre, GID0, _all(n_post), no_autapse)
+    )
     pairs = n_pre * n_post - (n_post if no_autapse else 0)
     mean, sd = pairs * p, np.sqrt(pairs * p * (1 - p))
     assert abs(len(src) - mean) < 4 * sd
@@ -96,9 +98,12 @@ def test_pairwise_bernoulli_per_target_stream():
 @pytest.mark.parametrize("multapses", [True, False])
 def test_fixed_outdegree_exactly_k_over_partitions(no_autapse, multapses):
     n, k = 70, 20
-    parts = [rules.collect(rules.fixed_outdegree(KEY, k, n, GID0, n, sel(_all(n)), no_autapse,
-                                                 multapses, chunk=33))
-             for sel in EVEN_ODD]
+    parts = [
+        rules.collect(
+            rules.fixed_outdegree(KEY, k, n, GID0, n, sel(_all(n)), no_autapse, multapses, chunk=33)
+        )
+        for sel in EVEN_ODD
+    ]
     for (_, tgt, _), sel in zip(parts, EVEN_ODD, strict=True):
         assert np.all(np.isin(tgt, sel(_all(n))))
     src = np.concatenate([p[0] for p in parts])
@@ -109,8 +114,7 @@ def test_fixed_outdegree_exactly_k_over_partitions(no_autapse, multapses):
     if not multapses:
         _no_multapses(src, tgt)
     # j numbers each target's synapses 0, 1, ... in walk order
-    whole = rules.collect(rules.fixed_outdegree(KEY, k, n, GID0, n, _all(n), no_autapse,
-                                                multapses))
+    whole = rules.collect(rules.fixed_outdegree(KEY, k, n, GID0, n, _all(n), no_autapse, multapses))
     for t in (0, 33, n - 1):
         m = whole[1] == t
         np.testing.assert_array_equal(whole[2][m], np.arange(m.sum()))
@@ -119,9 +123,12 @@ def test_fixed_outdegree_exactly_k_over_partitions(no_autapse, multapses):
 @pytest.mark.parametrize("no_autapse", [False, True])
 def test_fixed_total_number_exactly_n(no_autapse):
     n_syn, n = 5000, 40
-    parts = [rules.collect(rules.fixed_total_number(KEY, n_syn, n, n, sel(_all(n)), no_autapse,
-                                                    True, chunk=999))
-             for sel in EVEN_ODD]
+    parts = [
+        rules.collect(
+            rules.fixed_total_number(KEY, n_syn, n, n, sel(_all(n)), no_autapse, True, chunk=999)
+        )
+        for sel in EVEN_ODD
+    ]
     src = np.concatenate([p[0] for p in parts])
     tgt = np.concatenate([p[1] for p in parts])
     assert len(src) == n_syn
@@ -158,19 +165,21 @@ def test_uniform_twin_is_bit_identical():
     ref = rng.uniform(sub, ctr)
     out = np.empty(50)
     tgt = np.arange(50, dtype=np.int64)
-    K.draw_values(rules.KIND["uniform"], 0.0, 1.0, 0.0, 0.0, KEY, 0, tgt,
-                  ctr.astype(np.int64), out)
+    K.draw_values(rules.KIND["uniform"], 0.0, 1.0, 0.0, 0.0, KEY, 0, tgt, ctr.astype(np.int64), out)
     np.testing.assert_array_equal(out, ref)
 
 
-@pytest.mark.parametrize("value", [
-    Value("const", (2.5,)),
-    Value("uniform", (-1.0, 3.0)),
-    Value("normal", (1.0, 2.0, -np.inf, np.inf)),
-    Value("normal", (1.0, 2.0, 0.5, 1.5)),
-    Value("normal_clipped", (1.0, 2.0, 0.0, 2.0)),
-    Value("lognormal", (0.3, 0.4)),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        Value("const", (2.5,)),
+        Value("uniform", (-1.0, 3.0)),
+        Value("normal", (1.0, 2.0, -np.inf, np.inf)),
+        Value("normal", (1.0, 2.0, 0.5, 1.5)),
+        Value("normal_clipped", (1.0, 2.0, 0.0, 2.0)),
+        Value("lognormal", (0.3, 0.4)),
+    ],
+)
 def test_draw_values_twin_matches_sample(value):
     """The build's kernels draw what ``build.sample`` draws (libm may differ in the last
     bit of log1p/cos/exp, hence the tolerance for the normal-based kinds)."""

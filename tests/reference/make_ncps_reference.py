@@ -281,8 +281,7 @@ torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
-import ncps  # noqa: E402
-from ncps.torch import CfC, LTC  # noqa: E402
+from ncps.torch import LTC, CfC  # noqa: E402
 from ncps.wirings import AutoNCP, FullyConnected  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -292,47 +291,127 @@ TOL_SPEC = 1e-12  # numpy re-implementation vs ncps, max abs difference
 # name -> description.  Seeds: model = torch.manual_seed(model_seed) right before the
 # module is built; data = torch.Generator seeded with data_seed (inputs, then timespans).
 CASES = {
-    "ltc_fc8": dict(kind="ltc", K=3, wiring=("FullyConnected", dict(units=8, output_dim=2)),
-                    ltc_kwargs={}, model_seed=1, data_seed=101, irregular=False),
-    "ltc_ncp19": dict(kind="ltc", K=5, wiring=("AutoNCP", dict(units=19, output_size=4)),
-                      ltc_kwargs={}, model_seed=2, data_seed=102, irregular=False),
+    "ltc_fc8": dict(
+        kind="ltc",
+        K=3,
+        wiring=("FullyConnected", dict(units=8, output_dim=2)),
+        ltc_kwargs={},
+        model_seed=1,
+        data_seed=101,
+        irregular=False,
+    ),
+    "ltc_ncp19": dict(
+        kind="ltc",
+        K=5,
+        wiring=("AutoNCP", dict(units=19, output_size=4)),
+        ltc_kwargs={},
+        model_seed=2,
+        data_seed=102,
+        irregular=False,
+    ),
     # same model and inputs as ltc_fc8, irregular timespans
-    "ltc_fc8_irregular": dict(kind="ltc", K=3, wiring=("FullyConnected", dict(units=8, output_dim=2)),
-                              ltc_kwargs={}, model_seed=1, data_seed=101, irregular=True),
+    "ltc_fc8_irregular": dict(
+        kind="ltc",
+        K=3,
+        wiring=("FullyConnected", dict(units=8, output_dim=2)),
+        ltc_kwargs={},
+        model_seed=1,
+        data_seed=101,
+        irregular=True,
+    ),
     # LTCCell's own default: no softplus (identity) on w, sensory_w, cm, gleak
-    "ltc_fc8_explicit": dict(kind="ltc", K=3, wiring=("FullyConnected", dict(units=8, output_dim=2)),
-                             ltc_kwargs=dict(implicit_param_constraints=False),
-                             model_seed=1, data_seed=101, irregular=False),
-    "cfc_default": dict(kind="cfc", K=3, units=8,
-                        cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=1),
-                        model_seed=11, data_seed=111, irregular=False),
-    "cfc_pure": dict(kind="cfc", K=3, units=8,
-                     cfc_kwargs=dict(mode="pure", backbone_units=16, backbone_layers=1),
-                     model_seed=12, data_seed=111, irregular=False),
-    "cfc_no_gate": dict(kind="cfc", K=3, units=8,
-                        cfc_kwargs=dict(mode="no_gate", backbone_units=16, backbone_layers=1),
-                        model_seed=13, data_seed=111, irregular=False),
-    "cfc_default_2layer": dict(kind="cfc", K=3, units=8,
-                               cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=2),
-                               model_seed=14, data_seed=111, irregular=False),
+    "ltc_fc8_explicit": dict(
+        kind="ltc",
+        K=3,
+        wiring=("FullyConnected", dict(units=8, output_dim=2)),
+        ltc_kwargs=dict(implicit_param_constraints=False),
+        model_seed=1,
+        data_seed=101,
+        irregular=False,
+    ),
+    "cfc_default": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=1),
+        model_seed=11,
+        data_seed=111,
+        irregular=False,
+    ),
+    "cfc_pure": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="pure", backbone_units=16, backbone_layers=1),
+        model_seed=12,
+        data_seed=111,
+        irregular=False,
+    ),
+    "cfc_no_gate": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="no_gate", backbone_units=16, backbone_layers=1),
+        model_seed=13,
+        data_seed=111,
+        irregular=False,
+    ),
+    "cfc_default_2layer": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=2),
+        model_seed=14,
+        data_seed=111,
+        irregular=False,
+    ),
     # same model and inputs as cfc_default / cfc_pure, irregular timespans
-    "cfc_default_irregular": dict(kind="cfc", K=3, units=8,
-                                  cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=1),
-                                  model_seed=11, data_seed=111, irregular=True),
-    "cfc_pure_irregular": dict(kind="cfc", K=3, units=8,
-                               cfc_kwargs=dict(mode="pure", backbone_units=16, backbone_layers=1),
-                               model_seed=12, data_seed=111, irregular=True),
-    "cfc_ncp19": dict(kind="cfc", K=5, wiring=("AutoNCP", dict(units=19, output_size=4)),
-                      cfc_kwargs=dict(mode="default"), model_seed=15, data_seed=115,
-                      irregular=False),
-    "cfc_ncp19_irregular": dict(kind="cfc", K=5, wiring=("AutoNCP", dict(units=19, output_size=4)),
-                                cfc_kwargs=dict(mode="default"), model_seed=15, data_seed=115,
-                                irregular=True),
+    "cfc_default_irregular": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=1),
+        model_seed=11,
+        data_seed=111,
+        irregular=True,
+    ),
+    "cfc_pure_irregular": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="pure", backbone_units=16, backbone_layers=1),
+        model_seed=12,
+        data_seed=111,
+        irregular=True,
+    ),
+    "cfc_ncp19": dict(
+        kind="cfc",
+        K=5,
+        wiring=("AutoNCP", dict(units=19, output_size=4)),
+        cfc_kwargs=dict(mode="default"),
+        model_seed=15,
+        data_seed=115,
+        irregular=False,
+    ),
+    "cfc_ncp19_irregular": dict(
+        kind="cfc",
+        K=5,
+        wiring=("AutoNCP", dict(units=19, output_size=4)),
+        cfc_kwargs=dict(mode="default"),
+        model_seed=15,
+        data_seed=115,
+        irregular=True,
+    ),
     # mixed_memory=True: LSTMCell in front of the CfC cell (lstm.py)
-    "cfc_mixed": dict(kind="cfc", K=3, units=8,
-                      cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=1,
-                                      mixed_memory=True),
-                      model_seed=16, data_seed=111, irregular=False),
+    "cfc_mixed": dict(
+        kind="cfc",
+        K=3,
+        units=8,
+        cfc_kwargs=dict(mode="default", backbone_units=16, backbone_layers=1, mixed_memory=True),
+        model_seed=16,
+        data_seed=111,
+        irregular=False,
+    ),
 }
 
 
@@ -365,8 +444,13 @@ def build(case):
         model = LTC(c["K"], wiring, return_sequences=True, batch_first=True, **c["ltc_kwargs"])
         _perturb_ltc_mappings(model, c["model_seed"] + 5000)
     else:
-        model = CfC(c["K"], wiring if wiring is not None else c["units"],
-                    return_sequences=True, batch_first=True, **c["cfc_kwargs"])
+        model = CfC(
+            c["K"],
+            wiring if wiring is not None else c["units"],
+            return_sequences=True,
+            batch_first=True,
+            **c["cfc_kwargs"],
+        )
     model.eval()
     return model, wiring
 
@@ -421,12 +505,12 @@ def np_sigmoid(x):
 
 
 def np_ltc(P, u_seq, dt_seq, M, implicit, unfolds=6, eps=1e-8, pre="rnn_cell."):
-    p = {k[len(pre):]: v for k, v in P.items() if k.startswith(pre)}
+    p = {k[len(pre) :]: v for k, v in P.items() if k.startswith(pre)}
     pos = np_softplus if implicit else (lambda a: a)
     N = p["gleak"].shape[0]
     v = np.zeros(N)
     hs, outs = [], []
-    for u, dt in zip(u_seq, dt_seq):
+    for u, dt in zip(u_seq, dt_seq, strict=False):
         u = u * p["input_w"] + p["input_b"]
         sact = pos(p["sensory_w"]) * np_sigmoid(p["sensory_sigma"] * (u[:, None] - p["sensory_mu"]))
         sact = sact * p["sensory_sparsity_mask"]
@@ -477,7 +561,7 @@ def np_lstm(p, u, h, c):
 
 
 def _sub(P, pre):
-    return {k[len(pre):]: v for k, v in P.items() if k.startswith(pre)}
+    return {k[len(pre) :]: v for k, v in P.items() if k.startswith(pre)}
 
 
 def np_cfc(P, u_seq, dt_seq, H, mode, backbone_layers, mixed):
@@ -485,7 +569,7 @@ def np_cfc(P, u_seq, dt_seq, H, mode, backbone_layers, mixed):
     lp = _sub(P, "lstm.")
     h, c = np.zeros(H), np.zeros(H)
     hs, cs = [], []
-    for u, dt in zip(u_seq, dt_seq):
+    for u, dt in zip(u_seq, dt_seq, strict=False):
         if mixed:
             h, c = np_lstm(lp, u, h, c)
         h = np_cfc_step(p, u, h, dt, mode, backbone_layers)
@@ -498,7 +582,7 @@ def np_wired_cfc(P, u_seq, dt_seq, layer_sizes, mode):
     layers = [_sub(P, f"rnn_cell.layer_{l}.") for l in range(len(layer_sizes))]
     hs_l = [np.zeros(n) for n in layer_sizes]
     hs, outs = [], []
-    for u, dt in zip(u_seq, dt_seq):
+    for u, dt in zip(u_seq, dt_seq, strict=False):
         inp = u
         for l, p in enumerate(layers):
             hs_l[l] = np_cfc_step(p, inp, hs_l[l], dt, mode, 0, mask=p["sparsity_mask"])
@@ -523,74 +607,114 @@ def run_case(case):
     dt_seq = np.ones(T) if timespans is None else timespans[0, :, 0].numpy()
     hs, outs = hs.numpy(), outs.numpy()
 
-    cfg = {"case": case, "kind": c["kind"], "T": T, "batch": 1, "input_size": c["K"],
-           "model_seed": c["model_seed"], "data_seed": c["data_seed"],
-           "irregular_timespans": c["irregular"], "h0": "zeros",
-           "state_size": int(hs.shape[1]), "output_size": int(outs.shape[1])}
+    cfg = {
+        "case": case,
+        "kind": c["kind"],
+        "T": T,
+        "batch": 1,
+        "input_size": c["K"],
+        "model_seed": c["model_seed"],
+        "data_seed": c["data_seed"],
+        "irregular_timespans": c["irregular"],
+        "h0": "zeros",
+        "state_size": int(hs.shape[1]),
+        "output_size": int(outs.shape[1]),
+    }
     if c["kind"] == "ltc":
         cell = model.rnn_cell
-        cfg.update(constructor=f"ncps.torch.LTC({c['K']}, {c['wiring'][0]}(**{c['wiring'][1]}), "
-                               f"**{c['ltc_kwargs']})",
-                   wiring=c["wiring"][0], wiring_kwargs=c["wiring"][1],
-                   ode_unfolds=cell._ode_unfolds, epsilon=cell._epsilon,
-                   implicit_param_constraints=cell._implicit_param_constraints,
-                   softplus_applied_to=(["w", "sensory_w", "cm", "gleak"]
-                                        if cell._implicit_param_constraints else []),
-                   input_mapping=cell._input_mapping, output_mapping=cell._output_mapping,
-                   mappings_perturbed_by_script=True,
-                   motor_neurons="state[0:output_size] (wiring neuron ids 0..M-1)",
-                   state_layout="wiring neuron-id order")
-        ref_h, ref_o = np_ltc(P, u_seq, dt_seq, wiring.output_dim,
-                              cell._implicit_param_constraints, cell._ode_unfolds, cell._epsilon)
+        cfg.update(
+            constructor=f"ncps.torch.LTC({c['K']}, {c['wiring'][0]}(**{c['wiring'][1]}), "
+            f"**{c['ltc_kwargs']})",
+            wiring=c["wiring"][0],
+            wiring_kwargs=c["wiring"][1],
+            ode_unfolds=cell._ode_unfolds,
+            epsilon=cell._epsilon,
+            implicit_param_constraints=cell._implicit_param_constraints,
+            softplus_applied_to=(
+                ["w", "sensory_w", "cm", "gleak"] if cell._implicit_param_constraints else []
+            ),
+            input_mapping=cell._input_mapping,
+            output_mapping=cell._output_mapping,
+            mappings_perturbed_by_script=True,
+            motor_neurons="state[0:output_size] (wiring neuron ids 0..M-1)",
+            state_layout="wiring neuron-id order",
+        )
+        ref_h, ref_o = np_ltc(
+            P,
+            u_seq,
+            dt_seq,
+            wiring.output_dim,
+            cell._implicit_param_constraints,
+            cell._ode_unfolds,
+            cell._epsilon,
+        )
     elif "wiring" in c:
         cell = model.rnn_cell
         sizes = cell.layer_sizes
-        cfg.update(constructor=f"ncps.torch.CfC({c['K']}, {c['wiring'][0]}(**{c['wiring'][1]}), "
-                               f"**{c['cfc_kwargs']})",
-                   wiring=c["wiring"][0], wiring_kwargs=c["wiring"][1],
-                   mode=c["cfc_kwargs"]["mode"], backbone_layers=0,
-                   layer_sizes=sizes,
-                   layer_neurons=[list(map(int, wiring.get_neurons_of_layer(l)))
-                                  for l in range(wiring.num_layers)],
-                   state_layout="concatenation of layers [inter | command | motor] "
-                                "(NOT wiring neuron-id order); output = last layer (motor)")
+        cfg.update(
+            constructor=f"ncps.torch.CfC({c['K']}, {c['wiring'][0]}(**{c['wiring'][1]}), "
+            f"**{c['cfc_kwargs']})",
+            wiring=c["wiring"][0],
+            wiring_kwargs=c["wiring"][1],
+            mode=c["cfc_kwargs"]["mode"],
+            backbone_layers=0,
+            layer_sizes=sizes,
+            layer_neurons=[
+                list(map(int, wiring.get_neurons_of_layer(l))) for l in range(wiring.num_layers)
+            ],
+            state_layout="concatenation of layers [inter | command | motor] "
+            "(NOT wiring neuron-id order); output = last layer (motor)",
+        )
         ref_h, ref_o = np_wired_cfc(P, u_seq, dt_seq, sizes, c["cfc_kwargs"]["mode"])
     else:
         kw = c["cfc_kwargs"]
-        cfg.update(constructor=f"ncps.torch.CfC({c['K']}, {c['units']}, **{kw})",
-                   mode=kw["mode"], backbone_units=kw["backbone_units"],
-                   backbone_layers=kw["backbone_layers"], backbone_activation="lecun_tanh",
-                   backbone_dropout=0.0, proj_size=None,
-                   mixed_memory=bool(kw.get("mixed_memory", False)),
-                   state_layout="hidden units; output == hidden")
-        ref_h, ref_o, ref_c = np_cfc(P, u_seq, dt_seq, c["units"], kw["mode"],
-                                     kw["backbone_layers"], cfg["mixed_memory"])
+        cfg.update(
+            constructor=f"ncps.torch.CfC({c['K']}, {c['units']}, **{kw})",
+            mode=kw["mode"],
+            backbone_units=kw["backbone_units"],
+            backbone_layers=kw["backbone_layers"],
+            backbone_activation="lecun_tanh",
+            backbone_dropout=0.0,
+            proj_size=None,
+            mixed_memory=bool(kw.get("mixed_memory", False)),
+            state_layout="hidden units; output == hidden",
+        )
+        ref_h, ref_o, ref_c = np_cfc(
+            P, u_seq, dt_seq, c["units"], kw["mode"], kw["backbone_layers"], cfg["mixed_memory"]
+        )
         if cs is not None:
             d = float(np.max(np.abs(ref_c - cs.numpy())))
             assert d < TOL_SPEC, (case, "cell_state", d)
     dh = float(np.max(np.abs(ref_h - hs)))
     do = float(np.max(np.abs(ref_o - outs)))
-    print(f"  {case:22s} N={hs.shape[1]:2d} n_out={outs.shape[1]:2d}  "
-          f"numpy-spec vs ncps: max|dh|={dh:.1e} max|dy|={do:.1e}  "
-          f"|h|max={np.max(np.abs(hs)):.3f}")
+    print(
+        f"  {case:22s} N={hs.shape[1]:2d} n_out={outs.shape[1]:2d}  "
+        f"numpy-spec vs ncps: max|dh|={dh:.1e} max|dy|={do:.1e}  "
+        f"|h|max={np.max(np.abs(hs)):.3f}"
+    )
     assert dh < TOL_SPEC and do < TOL_SPEC, (case, dh, do)
 
-    arrays = {f"{case}/config_json": np.array(json.dumps(cfg, sort_keys=True)),
-              f"{case}/inputs": u_seq.astype(np.float64),
-              f"{case}/timespans": dt_seq.astype(np.float64),
-              f"{case}/hidden": hs, f"{case}/outputs": outs}
+    arrays = {
+        f"{case}/config_json": np.array(json.dumps(cfg, sort_keys=True)),
+        f"{case}/inputs": u_seq.astype(np.float64),
+        f"{case}/timespans": dt_seq.astype(np.float64),
+        f"{case}/hidden": hs,
+        f"{case}/outputs": outs,
+    }
     if cs is not None:
         arrays[f"{case}/cell_state"] = cs.numpy()
     for k, v in P.items():
         arrays[f"{case}/param/{k}"] = v
     if wiring is not None:
         arrays[f"{case}/wiring/adjacency_matrix"] = wiring.adjacency_matrix.astype(np.int32)
-        arrays[f"{case}/wiring/sensory_adjacency_matrix"] = \
-            wiring.sensory_adjacency_matrix.astype(np.int32)
+        arrays[f"{case}/wiring/sensory_adjacency_matrix"] = wiring.sensory_adjacency_matrix.astype(
+            np.int32
+        )
         if c["kind"] == "cfc":
             for l in range(wiring.num_layers):
-                arrays[f"{case}/wiring/layer_{l}_neurons"] = \
-                    np.asarray(wiring.get_neurons_of_layer(l), dtype=np.int64)
+                arrays[f"{case}/wiring/layer_{l}_neurons"] = np.asarray(
+                    wiring.get_neurons_of_layer(l), dtype=np.int64
+                )
     return arrays, sd
 
 
@@ -612,12 +736,18 @@ def main(argv=None):
     ap.add_argument("--out-dir", default=HERE)
     args = ap.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
-    versions = {"torch": torch.__version__, "ncps": importlib.metadata.version("ncps"),
-                "numpy": np.__version__, "python": sys.version.split()[0],
-                "default_dtype": str(torch.get_default_dtype())}
+    versions = {
+        "torch": torch.__version__,
+        "ncps": importlib.metadata.version("ncps"),
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "default_dtype": str(torch.get_default_dtype()),
+    }
     print("versions:", versions)
-    arrays = {"meta/versions_json": np.array(json.dumps(versions, sort_keys=True)),
-              "meta/cases_json": np.array(json.dumps(sorted(CASES)))}
+    arrays = {
+        "meta/versions_json": np.array(json.dumps(versions, sort_keys=True)),
+        "meta/cases_json": np.array(json.dumps(sorted(CASES))),
+    }
     for case in CASES:
         a, sd = run_case(case)
         arrays.update(a)

@@ -61,6 +61,7 @@ Notation: sample "t" = state at the end of step (t - h, t].
    arrival at 84.0 applied).  I_e / dc input is not integrated while
    clamped.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,28 +81,72 @@ MODELS = ["iaf_psc_delta", "iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp", "iaf_
 
 # on-grid spike times (ms); bursts close together, some spikes landing in refractory periods,
 # one excitatory/inhibitory pair arriving in the same step (exc 50.0+1.0 = inh 48.7+2.3 = 51.0)
-EXC_TIMES = [10.0, 10.5, 11.0, 11.2, 11.3, 30.0, 30.3, 30.6, 31.0, 31.4, 31.5, 50.0,
-             80.0, 80.1, 80.2, 80.4, 80.6, 81.0, 81.5, 82.0, 83.0, 84.0, 130.0, 130.2, 131.0]
+EXC_TIMES = [
+    10.0,
+    10.5,
+    11.0,
+    11.2,
+    11.3,
+    30.0,
+    30.3,
+    30.6,
+    31.0,
+    31.4,
+    31.5,
+    50.0,
+    80.0,
+    80.1,
+    80.2,
+    80.4,
+    80.6,
+    81.0,
+    81.5,
+    82.0,
+    83.0,
+    84.0,
+    130.0,
+    130.2,
+    131.0,
+]
 INH_TIMES = [5.0, 20.0, 20.1, 48.7, 70.0, 95.0, 95.5, 128.0, 150.0]
 EXC_DELAY = 1.0
 INH_DELAY = 2.3
 
 WEIGHTS = {  # (excitatory, inhibitory); all exactly representable in float32
-    "iaf_psc_delta": (4.5, -2.25),      # mV
-    "iaf_psc_exp": (1250.0, -437.5),    # pA
-    "iaf_psc_alpha": (687.5, -250.0),   # pA
-    "iaf_cond_exp": (100.0, -25.0),     # nS
-    "iaf_cond_alpha": (37.5, -12.5),    # nS
+    "iaf_psc_delta": (4.5, -2.25),  # mV
+    "iaf_psc_exp": (1250.0, -437.5),  # pA
+    "iaf_psc_alpha": (687.5, -250.0),  # pA
+    "iaf_cond_exp": (100.0, -25.0),  # nS
+    "iaf_cond_alpha": (37.5, -12.5),  # nS
 }
-I_E_DC = 450.0          # pA
-DC_AMP = 450.0          # pA
+I_E_DC = 450.0  # pA
+DC_AMP = 450.0  # pA
 DC_START, DC_STOP, DC_DELAY = 20.0, 120.0, 1.0
 
-SKIP_PARAMS = {"Ca", "beta_Ca", "tau_Ca", "tau_minus", "tau_minus_triplet", "post_trace", "rho",
-               "archiver_length", "ignore_and_spike", "ignore_and_spike_interval",
-               "ignore_and_spike_offset", "frozen", "global_id", "local", "model_id",
-               "node_uses_wfr", "thread", "thread_local_id", "vp", "t_spike", "elementsize",
-               "delta"}
+SKIP_PARAMS = {
+    "Ca",
+    "beta_Ca",
+    "tau_Ca",
+    "tau_minus",
+    "tau_minus_triplet",
+    "post_trace",
+    "rho",
+    "archiver_length",
+    "ignore_and_spike",
+    "ignore_and_spike_interval",
+    "ignore_and_spike_offset",
+    "frozen",
+    "global_id",
+    "local",
+    "model_id",
+    "node_uses_wfr",
+    "thread",
+    "thread_local_id",
+    "vp",
+    "t_spike",
+    "elementsize",
+    "delta",
+}
 
 
 def _f(x):
@@ -146,15 +191,28 @@ def run_case(model, case):
         for times, w, d in ((EXC_TIMES, we, EXC_DELAY), (INH_TIMES, wi, INH_DELAY)):
             sg = nest.Create("spike_generator", params={"spike_times": times})
             nest.Connect(sg, neuron, syn_spec={"weight": w, "delay": d})
-            inputs.append({"kind": "spike_generator", "spike_times": list(map(float, times)),
-                           "weight": w, "delay": d})
+            inputs.append(
+                {
+                    "kind": "spike_generator",
+                    "spike_times": list(map(float, times)),
+                    "weight": w,
+                    "delay": d,
+                }
+            )
     elif case == "dc_generator":
-        g = nest.Create("dc_generator",
-                        params={"amplitude": DC_AMP, "start": DC_START, "stop": DC_STOP})
+        g = nest.Create(
+            "dc_generator", params={"amplitude": DC_AMP, "start": DC_START, "stop": DC_STOP}
+        )
         nest.Connect(g, neuron, syn_spec={"weight": 1.0, "delay": DC_DELAY})
-        inputs.append({"kind": "dc_generator", "amplitude": DC_AMP, "start": DC_START,
-                       "stop": DC_STOP,
-                       "delay": DC_DELAY})
+        inputs.append(
+            {
+                "kind": "dc_generator",
+                "amplitude": DC_AMP,
+                "start": DC_START,
+                "stop": DC_STOP,
+                "delay": DC_DELAY,
+            }
+        )
     nest.Connect(mm, neuron)
     nest.Connect(neuron, sr)
     # the multimeter only hands over the last min_delay chunk at the next slice, so simulate a
@@ -238,11 +296,15 @@ def derive_conventions(cases):
         on = np.nonzero(v_stop != v_rest)[0][0]
         off = np.nonzero(v_stop != v_inf)[0][0]
         conv.setdefault("dc_generator", {})[model] = {
-            "start": 20.0, "stop": 30.0, "delay": 1.0,
+            "start": 20.0,
+            "stop": 30.0,
+            "delay": 1.0,
             "first_sample_where_V_m_differs_from_rest": round(float(t[on]), 10),
             "first_sample_where_V_m_differs_from_unstopped_dc": round(float(t[off]), 10),
-            "=> current acts during steps ending at": [round(float(t[on]), 10),
-                                                        round(float(t[off - 1]), 10)],
+            "=> current acts during steps ending at": [
+                round(float(t[on]), 10),
+                round(float(t[off - 1]), 10),
+            ],
             "n_steps_with_current": int(off - on),
         }
     # 3. reset / refractoriness from the dc_Ie cases
@@ -259,14 +321,19 @@ def derive_conventions(cases):
             clamp = 0
             while i + clamp < len(v) and v[i + clamp] == vr:
                 clamp += 1
-            info.update({
-                "V_m_sample_before_spike": float(v[i - 1]),
-                "V_m_sample_at_spike_time": float(v[i]),
-                "n_samples_at_V_reset_from_spike_time_on": clamp,
-                "last_clamped_sample_minus_spike_time": round(float(t[i + clamp - 1] - sp[0]), 10),
-                "V_th": c["model_params"]["V_th"], "V_reset": vr,
-                "t_ref": c["model_params"]["t_ref"],
-            })
+            info.update(
+                {
+                    "V_m_sample_before_spike": float(v[i - 1]),
+                    "V_m_sample_at_spike_time": float(v[i]),
+                    "n_samples_at_V_reset_from_spike_time_on": clamp,
+                    "last_clamped_sample_minus_spike_time": round(
+                        float(t[i + clamp - 1] - sp[0]), 10
+                    ),
+                    "V_th": c["model_params"]["V_th"],
+                    "V_reset": vr,
+                    "t_ref": c["model_params"]["t_ref"],
+                }
+            )
         conv.setdefault("reset_refractory_dc_Ie", {})[c["model"]] = info
     return conv
 
@@ -284,16 +351,20 @@ def main(out=None):
         "nest_version": nest.__version__,
         "dt": DT,
         "conventions": conv,
-        "notes": ("multimeter samples are the state at the end of the step (t-h, t]; "
-                  "first sample at "
-                  "t=h; 'initial' is the state at t=0. Neuron parameters are NEST defaults "
-                  "('model_params'); 'params' lists what was set explicitly."),
+        "notes": (
+            "multimeter samples are the state at the end of the step (t-h, t]; "
+            "first sample at "
+            "t=h; 'initial' is the state at t=0. Neuron parameters are NEST defaults "
+            "('model_params'); 'params' lists what was set explicitly."
+        ),
         "cases": cases,
     }
     out.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     for c in cases:
-        print(f"{c['model']:15s} {c['case']:13s} n_spikes={len(c['spike_times']):3d} "
-              f"first={c['spike_times'][:4]}")
+        print(
+            f"{c['model']:15s} {c['case']:13s} n_spikes={len(c['spike_times']):3d} "
+            f"first={c['spike_times'][:4]}"
+        )
     print(json.dumps(conv, indent=1))
     print("wrote", out, out.stat().st_size, "bytes")
 

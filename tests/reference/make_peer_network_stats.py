@@ -18,6 +18,7 @@ A seed is flagged "silent": true when the whole network's rate in the last 200 m
 ([T - 0.2 s, T]) is < 0.1 Hz.  Per network and simulator, "summary" holds mean and standard
 error (std ddof=1 / sqrt(n)) over the non-silent seeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,16 +53,28 @@ def pop_stats(i, t, n, T):
             if len(ts) >= 3:
                 isi = np.diff(ts)
                 cvs.append(np.std(isi) / np.mean(isi))
-    return {"rate_hz": float(rate), "cv_isi": float(np.mean(cvs)) if cvs else None,
-            "n_cv": len(cvs),
-            "n_spikes": int(len(i))}
+    return {
+        "rate_hz": float(rate),
+        "cv_isi": float(np.mean(cvs)) if cvs else None,
+        "n_cv": len(cvs),
+        "n_spikes": int(len(i)),
+    }
 
 
 def run_one(python, peer, network, seed, duration, threads, target, tmpdir):
     out = os.path.join(tmpdir, f"{peer}_{network}_{seed}.npz")
     script = PEERS / ("nest_net.py" if peer == "nest" else "brian2_net.py")
-    cmd = [python, str(script), network, "--seed", str(seed), "--duration", str(duration),
-           "--spikes-out", out]
+    cmd = [
+        python,
+        str(script),
+        network,
+        "--seed",
+        str(seed),
+        "--duration",
+        str(duration),
+        "--spikes-out",
+        out,
+    ]
     if peer == "nest":
         cmd += ["--threads", str(threads)]
     else:
@@ -86,23 +99,35 @@ def run_one(python, peer, network, seed, duration, threads, target, tmpdir):
         n_total += n
     late_rate = late_spikes / (n_total * SILENT_WINDOW_S)
     os.remove(out)
-    return {"seed": seed, "silent": bool(late_rate < SILENT_RATE_HZ),
-            "rate_last_200ms_hz": late_rate, "populations": pops, "run": info}
+    return {
+        "seed": seed,
+        "silent": bool(late_rate < SILENT_RATE_HZ),
+        "rate_last_200ms_hz": late_rate,
+        "populations": pops,
+        "run": info,
+    }
 
 
 def summarize(runs):
     ok = [r for r in runs if not r["silent"]]
-    summ = {"n_seeds": len(runs), "n_non_silent": len(ok),
-            "silent_seeds": [r["seed"] for r in runs if r["silent"]], "populations": {}}
+    summ = {
+        "n_seeds": len(runs),
+        "n_non_silent": len(ok),
+        "silent_seeds": [r["seed"] for r in runs if r["silent"]],
+        "populations": {},
+    }
     for pop in ("E", "I"):
         s = {}
         for key in ("rate_hz", "cv_isi"):
-            vals = np.array([r["populations"][pop][key] for r in ok
-                             if r["populations"][pop][key] is not None], dtype=float)
-            s[key] = {"mean": float(vals.mean()) if len(vals) else None,
-                      "sem": (float(vals.std(ddof=1) / np.sqrt(len(vals)))
-                              if len(vals) > 1 else None),
-                      "n": int(len(vals))}
+            vals = np.array(
+                [r["populations"][pop][key] for r in ok if r["populations"][pop][key] is not None],
+                dtype=float,
+            )
+            s[key] = {
+                "mean": float(vals.mean()) if len(vals) else None,
+                "sem": (float(vals.std(ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else None),
+                "n": int(len(vals)),
+            }
         summ["populations"][pop] = s
     return summ
 
@@ -121,9 +146,16 @@ def main(argv=None):
     seeds = [int(s) for s in a.seeds.split(",")]
     versions = {}
     for mod in ("nest", "brian2", "numpy"):
-        r = subprocess.run([python, "-c", f"import importlib.metadata as m; print(m.version("
-                            f"'{'nest-simulator' if mod == 'nest' else mod}'))"],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                python,
+                "-c",
+                f"import importlib.metadata as m; print(m.version("
+                f"'{'nest-simulator' if mod == 'nest' else mod}'))",
+            ],
+            capture_output=True,
+            text=True,
+        )
         versions[mod] = r.stdout.strip()
     doc = {
         "generated_by": "tests/reference/make_peer_network_stats.py",
@@ -134,20 +166,26 @@ def main(argv=None):
         "stat_definitions": {
             "rate_hz": "total spikes / (N * T)",
             "cv_isi": "mean over neurons with >= 3 spikes in the window of std(ISI)/mean(ISI), "
-                      "numpy std ddof=0",
+            "numpy std ddof=0",
             "n_cv": "number of neurons entering the CV mean",
             "silent": f"whole-network rate in the last {SILENT_WINDOW_S * 1000:.0f} ms < "
-                      f"{SILENT_RATE_HZ} Hz",
+            f"{SILENT_RATE_HZ} Hz",
             "summary": "mean and standard error (std ddof=1 / sqrt(n)) over non-silent seeds",
         },
         "simulators": {
-            "nest": {"threads": a.nest_threads, "OMP_WAIT_POLICY": "PASSIVE",
-                     "seeding": "nest.rng_seed=seed (connectivity, Poisson); "
-                                "numpy default_rng(seed) "
-                                "for initial V_m/g", "script": "benchmarks/peers/nest_net.py"},
-            "brian2": {"target": a.brian2_target,
-                       "seeding": "brian2.seed(seed); Brunel connectivity from numpy "
-                                  "default_rng(seed)", "script": "benchmarks/peers/brian2_net.py"},
+            "nest": {
+                "threads": a.nest_threads,
+                "OMP_WAIT_POLICY": "PASSIVE",
+                "seeding": "nest.rng_seed=seed (connectivity, Poisson); "
+                "numpy default_rng(seed) "
+                "for initial V_m/g",
+                "script": "benchmarks/peers/nest_net.py",
+            },
+            "brian2": {
+                "target": a.brian2_target,
+                "seeding": "brian2.seed(seed); Brunel connectivity from numpy default_rng(seed)",
+                "script": "benchmarks/peers/brian2_net.py",
+            },
         },
         "seeds": seeds,
         "definitions": {k: NETWORKS[k] for k in a.networks.split(",")},
@@ -160,14 +198,24 @@ def main(argv=None):
             for peer in a.peers.split(","):
                 runs = []
                 for seed in seeds:
-                    r = run_one(python, peer, network, seed, a.duration, a.nest_threads,
-                                a.brian2_target, tmp)
+                    r = run_one(
+                        python,
+                        peer,
+                        network,
+                        seed,
+                        a.duration,
+                        a.nest_threads,
+                        a.brian2_target,
+                        tmp,
+                    )
                     p = r["populations"]
                     pe, pi_, ru = p["E"], p["I"], r["run"]
-                    print(f"{network:10s} {peer:6s} seed {seed}: E {pe['rate_hz']:.3f} Hz "
-                          f"cv {pe['cv_isi']} | I {pi_['rate_hz']:.3f} Hz cv {pi_['cv_isi']}"
-                          f" silent={r['silent']} sim {ru['sim_s']} s wall {ru['wall_s']} s",
-                          flush=True)
+                    print(
+                        f"{network:10s} {peer:6s} seed {seed}: E {pe['rate_hz']:.3f} Hz "
+                        f"cv {pe['cv_isi']} | I {pi_['rate_hz']:.3f} Hz cv {pi_['cv_isi']}"
+                        f" silent={r['silent']} sim {ru['sim_s']} s wall {ru['wall_s']} s",
+                        flush=True,
+                    )
                     runs.append(r)
                 doc["results"][network][peer] = {"runs": runs, "summary": summarize(runs)}
                 Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
