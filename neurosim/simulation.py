@@ -22,8 +22,14 @@ from .network.build import build
 from .network.spec import NetworkSpec, SpecError, load
 from .units import UnitError, dimension_of_unit, parse_quantity
 
-#: Steps per chunk: recordings are appended and flushed after each chunk.
+#: Steps of the first chunk.  Chunks then grow (doubling, up to MAX_CHUNK_STEPS) while
+#: one takes less than CHUNK_SECONDS of wall time, so Python and the recording stay off
+#: the hot path of small, fast networks; the recording buffer bounds them too.
 CHUNK_STEPS = 500
+MAX_CHUNK_STEPS = 20000
+CHUNK_SECONDS = 0.05
+#: Recorded samples held per chunk at most (values), bounding the recording buffer.
+MAX_CHUNK_SAMPLES = 1 << 22
 
 
 class Simulation:
@@ -119,9 +125,14 @@ class Simulation:
         t_wall = time.perf_counter()
         try:
             left = nsteps
+            chunk = CHUNK_STEPS
+            cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
             while left > 0:
                 k0 = self.step
-                ks, gids, done = self.backend.run(k0, min(CHUNK_STEPS, left))
+                t_chunk = time.perf_counter()
+                ks, gids, done = self.backend.run(k0, min(chunk, left, cap))
+                if time.perf_counter() - t_chunk < CHUNK_SECONDS and done == min(chunk, left, cap):
+                    chunk = min(2 * chunk, MAX_CHUNK_STEPS)
                 self.step += done
                 left -= done
                 self.sim_time = self.step * self.dt
