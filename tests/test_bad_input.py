@@ -77,6 +77,13 @@ CASES = [
     ),
     ("unknown_top_key", GOOD + "recrod: {spikes: [E]}\n", ["recrod", "did you mean 'record'"]),
     (
+        "total_number_no_multapses",
+        GOOD.replace(
+            "pairwise_bernoulli: {p: 0.5}", "fixed_total_number: {n: 5, allow_multapses: false}"
+        ),
+        ["projections[0].rule", "allow_multapses"],
+    ),
+    (
         "bad_distribution",
         GOOD.replace("weight: 5 pA", "weight: {gauss: [1, 2]}"),
         ["projections[1].weight.gauss", "unknown distribution"],

@@ -639,6 +639,12 @@ def _parse_projections(ctx, doc, pops, dt):
                     f"one_to_one needs equal sizes, got "
                     f"{pre} ({prepop.size}) and {post} ({postpop.size})",
                 )
+            if rule == "fixed_total_number" and not flags.get("allow_multapses", True):
+                raise ctx.err(
+                    _join(path, "rule"),
+                    "fixed_total_number draws with multapses; allow_multapses: false is not "
+                    "supported for it",
+                )
             if rule == "fixed_indegree" and not flags.get("allow_multapses", True):
                 avail = prepop.size - (0 if flags.get("allow_autapses", True) or pre != post else 1)
                 if rule_args["k"] > avail:
