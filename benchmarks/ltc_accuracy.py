@@ -2,8 +2,8 @@
 
 One command (main venv, from the repository root; ~4-6 min on 2 cores):
 
-    /work/venv/bin/python benchmarks/ltc_accuracy.py
-    /work/venv/bin/python benchmarks/ltc_accuracy.py --quick        # smoke test, ~1 min
+    python benchmarks/ltc_accuracy.py
+    python benchmarks/ltc_accuracy.py --quick        # smoke test, ~1 min
 
 Options: ``--networks ncp19 celegans rand1000``, ``--methods ...``, ``--substeps 1 2 4 8
 16 32``, ``--threads 1`` (NUMBA_NUM_THREADS for the timed runs), ``--clock wall|cpu``

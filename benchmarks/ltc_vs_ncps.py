@@ -2,8 +2,8 @@
 
 One command (main venv, from the repository root; ~5-7 min on 2 cores):
 
-    /work/venv/bin/python benchmarks/ltc_vs_ncps.py
-    /work/venv/bin/python benchmarks/ltc_vs_ncps.py --quick       # no 10,000-neuron net, ~2 min
+    python benchmarks/ltc_vs_ncps.py
+    python benchmarks/ltc_vs_ncps.py --quick       # no 10,000-neuron net, ~2 min
 
 Options: ``--networks ncp19 celegans302 fc1000 rand1000 rand10k``, ``--ncps-python
 /work/ncps-venv/bin/python`` (torch CPU + ncps 1.0.1, tests/reference/README_ncps.md),
