@@ -84,7 +84,7 @@ import ltc_accuracy as A  # noqa: E402
 A._set_threads(1)  # before numba is imported
 
 NETWORKS = ("ncp19", "celegans302", "fc1000", "rand1000", "rand10k")
-NCPS_PYTHON = "/work/ncps-venv/bin/python"
+NCPS_PYTHON = os.environ.get("NEUROSIM_NCPS_PYTHON", "/work/ncps-venv/bin/python")
 TARGET = 1e-2
 
 
