@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic
 
 from ..ltc.build import (
     B_CNT,
@@ -51,14 +48,9 @@ from ..ltc.build import (
     T_X0,
     TILE,
 )
-from . import pexp as _pe
+from ._numba_exp import pexp
 from .ltc_numpy import EPS_FUSED, LtcNumpyBackend
 
-_INV_LN2 = _pe.INV_LN2
-_LN2_HI = _pe.LN2_HI
-_LN2_LO = _pe.LN2_LO
-_X_MIN = _pe.X_MIN
-(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _pe.COEFFS
 _U = np.uint64
 _UTILE = np.uint64(TILE)
 _UCB = np.uint64(CB)
@@ -72,47 +64,6 @@ _par = nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 #: Small helpers inlined into the loops (numba IR inlining: a call to another compiled
 #: function is not inlined by LLVM, and a loop with a call does not vectorise).
 _inl = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-
-
-@intrinsic
-def _i64_as_f64(typingctx, x):
-    """Reinterpret the bits of an int64 as a float64."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(x), codegen
-
-
-@_inl
-def pexp(x):
-    """The portable exp (:mod:`neurosim.backends.pexp`), bit-identical to the numpy one,
-    written without calls or loops so that loops around it vectorise.  ``2 ** n`` is
-    built from its exponent bits (exact; ``n >= -1010`` since ``x >= X_MIN``; the biased
-    exponent is clamped to 2047, giving inf like ``pow``)."""
-    n = np.floor(x * _INV_LN2 + 0.5)
-    r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = _C0
-    p = p * r + _C1
-    p = p * r + _C2
-    p = p * r + _C3
-    p = p * r + _C4
-    p = p * r + _C5
-    p = p * r + _C6
-    p = p * r + _C7
-    p = p * r + _C8
-    p = p * r + _C9
-    p = p * r + _C10
-    p = p * r + _C11
-    p = p * r + _C12
-    p = p * r + _C13
-    e = n + 1023.0
-    e = e if e < 2047.0 else 2047.0
-    e = e if e > 0.0 else 0.0
-    out = p * _i64_as_f64(np.int64(e) << 52)
-    return 0.0 if x < _X_MIN else out
 
 
 @_inl

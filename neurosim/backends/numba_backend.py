@@ -39,10 +39,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from . import pexp as _pe
+from ._numba_exp import pexp
 from .base import HostBackend
 
-_C = np.array(_pe.COEFFS, np.float64)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -51,11 +50,6 @@ _S27 = np.uint64(27)
 _S30 = np.uint64(30)
 _S31 = np.uint64(31)
 _TWO_M53 = 1.0 / 9007199254740992.0
-_X_MIN = _pe.X_MIN
-_INV_LN2 = _pe.INV_LN2
-_LN2_HI = _pe.LN2_HI
-_LN2_LO = _pe.LN2_LO
-(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _pe.COEFFS
 
 # population kinds with a specialised update (membrane, states, receptor -> state map)
 K_GENERIC, K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA = range(6)
@@ -71,31 +65,6 @@ _POIS_B = 8  # table entries compared without branches per Poisson draw
 _MIN_RUN = 32  # shorter runs of one Poisson generator are drawn synapse by synapse
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def pexp(x):
-    """Portable exp, scalar (bit-identical to the numpy version)."""
-    if x < _pe.X_MIN:
-        return 0.0
-    n = np.floor(x * _pe.INV_LN2 + 0.5)
-    r = (x - n * _pe.LN2_HI) - n * _pe.LN2_LO
-    p = _C[0]
-    for i in range(1, _C.shape[0]):
-        p = p * r + _C[i]
-    return p * 2.0**n
-
-
-@intrinsic
-def _i64_as_f64(typingctx, x):
-    """Reinterpret the bits of an int64 as a float64."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(x), codegen
-
-
 @intrinsic
 def _cttz(typingctx, x):
     """Number of trailing zero bits of a nonzero uint64."""
@@ -108,39 +77,6 @@ def _cttz(typingctx, x):
         return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
 
     return types.int64(types.uint64), codegen
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def _pexp_v(x):
-    """:func:`pexp` without a call or a loop, so that a loop around it vectorises.
-
-    ``2.0 ** n`` (exact for integral ``n``) is built from its exponent bits: the
-    biased exponent is clamped to [0, 2047], which gives ``inf`` for ``n > 1023``
-    (as ``pow`` does; NaN ``x`` stays NaN through ``p``).  ``n >= -1010`` here since
-    ``x >= X_MIN``, so no subnormal power is needed.
-    """
-    n = np.floor(x * _INV_LN2 + 0.5)
-    r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = _C0
-    p = p * r + _C1
-    p = p * r + _C2
-    p = p * r + _C3
-    p = p * r + _C4
-    p = p * r + _C5
-    p = p * r + _C6
-    p = p * r + _C7
-    p = p * r + _C8
-    p = p * r + _C9
-    p = p * r + _C10
-    p = p * r + _C11
-    p = p * r + _C12
-    p = p * r + _C13
-    e = n + 1023.0
-    e = e if e < 2047.0 else 2047.0
-    e = e if e > 0.0 else 0.0
-    two = _i64_as_f64(np.int64(e) << 52)
-    out = p * two
-    return 0.0 if x < _X_MIN else out
 
 
 def _at(x, i):
@@ -319,7 +255,7 @@ def _pexp_block(t, m):
     """``t[:m] = pexp(t[:m])`` in a loop of its own: the 13-step Horner chain is long,
     and only a short loop body lets the CPU overlap many of them."""
     for j in range(m):
-        t[j] = _pexp_v(t[j])
+        t[j] = pexp(t[j])
     return 0
 
 
