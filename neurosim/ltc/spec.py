@@ -17,7 +17,6 @@ import numpy as np
 
 from ..models import ltc_neuron as M
 from ..network.spec import (
-    NetworkSpec,
     PopulationSpec,
     StateRecordSpec,
     _bool,
@@ -29,6 +28,7 @@ from ..network.spec import (
     _quantity,
     _show,
     _suggest,
+    make_spec,
     parse_state_record,
     parse_value,
 )
@@ -354,19 +354,6 @@ def build_ltc_spec(ctx, doc, name, dt, duration, seed, path, text):
             p.params["interval"] = iv
     projections = parse_projections(ctx, doc, pops)
     spikes, states = parse_record(ctx, doc, pops, dt)
-    spec = NetworkSpec(
-        name=name,
-        dt=dt,
-        duration=duration,
-        seed=seed,
-        populations=pops,
-        projections=projections,
-        record_spikes=spikes,
-        record_state=states,
-        source_text=text,
-        path=str(path),
-        base_dir=os.path.dirname(os.path.abspath(str(path))),
-        warnings=ctx.warnings,
+    return make_spec(
+        ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text, kind="ltc"
     )
-    spec.kind = "ltc"
-    return spec

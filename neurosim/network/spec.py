@@ -815,6 +815,27 @@ def _parse_record(ctx, doc, pops, dt):
     return list(dict.fromkeys(spikes)), out
 
 
+def make_spec(
+    ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text, kind="spiking"
+):
+    """The :class:`NetworkSpec` of a validated document (spiking or graded)."""
+    return NetworkSpec(
+        name=name,
+        dt=dt,
+        duration=duration,
+        seed=seed,
+        populations=pops,
+        projections=projections,
+        record_spikes=spikes,
+        record_state=states,
+        source_text=text,
+        path=str(path),
+        base_dir=os.path.dirname(os.path.abspath(str(path))),
+        warnings=ctx.warnings,
+        kind=kind,
+    )
+
+
 def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     """Validate a parsed YAML document; every error is a :class:`SpecError`."""
     ctx = _Ctx(path)
@@ -852,21 +873,7 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
         raise ctx.err("populations", "expected at least one neuron population")
     projections = _parse_projections(ctx, doc, pops, dt)
     spikes, states = _parse_record(ctx, doc, pops, dt)
-    spec = NetworkSpec(
-        name=name,
-        dt=dt,
-        duration=duration,
-        seed=seed,
-        populations=pops,
-        projections=projections,
-        record_spikes=spikes,
-        record_state=states,
-        source_text=text,
-        path=str(path),
-        base_dir=os.path.dirname(os.path.abspath(str(path))),
-        warnings=ctx.warnings,
-    )
-    return spec
+    return make_spec(ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text)
 
 
 def load(path, overrides=None) -> NetworkSpec:
