@@ -7,12 +7,18 @@ the field and what was expected, and exit status 2, before any output is opened.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import sys
 import time
 
 EXIT_BAD_INPUT = 2
+
+#: Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``,
+#: where ``handler(args) -> exit status`` raises :class:`BadInput` on bad input.
+EXTENSIONS = ("neurosim.analysis.commands", "neurosim.io.commands")
+_HANDLERS = {}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,6 +76,8 @@ def _parser():
     i = sub.add_parser("info", help="rates, CV of ISI and spike counts of a recording")
     i.add_argument("recording")
     i.add_argument("--t-start", default="0 ms", help="ignore spikes before this time")
+    for name in EXTENSIONS:
+        _HANDLERS.update(importlib.import_module(name).register(sub))
     return p
 
 
@@ -85,19 +93,22 @@ def main(argv=None):
         _parser().print_help()
         return EXIT_BAD_INPUT
     try:
-        return {"run": _run, "validate": _validate, "info": _info, "convert": _convert}[
-            args.command
-        ](args)
+        handlers = {"run": _run, "validate": _validate, "info": _info, "convert": _convert}
+        handlers.update(_HANDLERS)
+        return handlers[args.command](args)
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130
-    except _BadInput as exc:
+    except BadInput as exc:
         print(f"neurosim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
-class _BadInput(Exception):
-    pass
+class BadInput(Exception):
+    """Bad input on the command line: printed as one line, exit status 2."""
+
+
+_BadInput = BadInput
 
 
 def _bad_input_types():
