@@ -36,19 +36,23 @@ class RecordPlan:
                 return -1 if var == "V_m" else model.syn_state.index(var)
 
         self.groups = []  # (population, variable, column slice, every, ids, dtype)
+        #: per (population, variable): every recorded id, on all ranks together
+        self.all_ids = {}
         nidx, row, every = [], [], []
         for rs in record_specs:
             lay = built.layouts[rs.population]
             k = int(round(rs.interval / built.dt))
+            ids = np.asarray(rs.neurons, np.int64)
+            # this rank records the neurons it owns (all of them on one process)
+            mine = ids[(ids >= lay.lo) & (ids < lay.lo + lay.count)]
             for var in rs.variables:
                 r = row_of(rs.population, var)
                 c0 = len(nidx)
-                nidx.extend((lay.n0 + rs.neurons).tolist())
-                row.extend([r] * len(rs.neurons))
-                every.extend([k] * len(rs.neurons))
-                self.groups.append(
-                    (rs.population, var, slice(c0, len(nidx)), k, rs.neurons, rs.dtype)
-                )
+                nidx.extend((lay.n0 - lay.lo + mine).tolist())
+                row.extend([r] * len(mine))
+                every.extend([k] * len(mine))
+                self.groups.append((rs.population, var, slice(c0, len(nidx)), k, mine, rs.dtype))
+                self.all_ids[(rs.population, var)] = ids
         self.nidx = np.asarray(nidx, np.int64)
         self.row = np.asarray(row, np.int64)
         self.every = np.asarray(every, np.int64) if every else np.ones(0, np.int64)
@@ -103,6 +107,11 @@ class HostBackend:
         Remaining refractory steps.
     ring_flat : ndarray, shape (L * 2 * N,)
         Ring buffer of synaptic input, slot ``(k % L) * 2N + receptor * N + neuron``.
+
+    Input reaches ring slot ``k`` in a partition-independent order: the spikes of every
+    earlier step by (step, source gid), each row in CSR order (delivered per step on
+    one process, per exchange interval across ranks), then, in step ``k`` itself, the
+    Poisson counts drawn for their emission step ``k - D`` in synapse order.
     """
 
     name = "base"
@@ -118,11 +127,7 @@ class HostBackend:
         self.L = b.max_delay + 1
         self.NR = 2 * self.N
         self.ring_flat = np.zeros(self.L * self.NR)
-        gid = np.zeros(self.N, np.int64)
-        for lay in b.layouts.values():
-            if lay.kind == "neuron":
-                gid[lay.n0 : lay.n0 + lay.size] = lay.gid0 + np.arange(lay.size)
-        self.neuron_gid = gid
+        self.neuron_gid = b.neuron_gid
         self.sg_steps, self.sg_gids = b.sg_steps, b.sg_gids
         self.pois = PoissonInputs(b)
         self.cur = CurrentInputs(b)
@@ -135,21 +140,32 @@ class HostBackend:
     def refresh_propagators(self):
         """Called after propagator rows changed (``Simulation.set``)."""
 
-    def run(self, k0, nsteps):
+    def run(self, k0, nsteps, deliver=True):
         """Advance steps ``[k0, k0 + n)`` with ``n <= nsteps``.
+
+        Parameters
+        ----------
+        deliver : bool
+            Deliver the spikes of each step at once (one process).  Across ranks the
+            caller gathers every rank's spikes and calls :meth:`deliver` instead, at
+            most ``min_delay`` steps later.
 
         Returns
         -------
         spike_steps, spike_gids : ndarray of int64
-            Spikes of neurons and spike generators, by step then gid.
+            Spikes of local neurons and spike generators, by step then gid.
         n : int
             Steps actually done (a backend may stop early when its spike buffer fills).
         """
         amp, base = self.cur.table(k0, nsteps)
         self.rec.begin(k0, nsteps)
-        return self.run_steps(k0, nsteps, amp, base, self.rec)
+        return self.run_steps(k0, nsteps, amp, base, self.rec, deliver)
 
-    def run_steps(self, k0, nsteps, amp, amp_base, rec):
+    def run_steps(self, k0, nsteps, amp, amp_base, rec, deliver=True):
+        raise NotImplementedError
+
+    def deliver(self, steps, gids):
+        """Deliver spikes (every rank's, sorted by step then gid) into the ring."""
         raise NotImplementedError
 
     # -- access ----------------------------------------------------------------------
@@ -165,7 +181,7 @@ class HostBackend:
         lay = self.built.layouts[pop_name]
         rows = propagator_rows(model, params, self.dt)
         n = len(rows["P_VV"])
-        if n != (lay.size if lay.heterogeneous else 1):
+        if n != (lay.count if lay.heterogeneous else 1):
             # a population switching between shared and per-neuron parameters
             raise ValueError("cannot change whether parameters are shared per population")
         sl = slice(lay.prop_row0, lay.prop_row0 + n)

@@ -427,7 +427,7 @@ def _pois_count8(key, badd, cdf, out):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _pois_draw8(key, badd, cdf, wgt, dly, tgt, kk, L, NR, cnt, val, slot):
+def _pois_draw8(key, badd, cdf, wgt, tgt, base, cnt, val, slot):
     """Single-part draws: count (first 8 entries), value ``count * w`` and ring slot.
 
     Returns how many counts reached 8 (their table scan is not finished).
@@ -440,9 +440,7 @@ def _pois_draw8(key, badd, cdf, wgt, dly, tgt, kk, L, NR, cnt, val, slot):
         cnt[j] = c
         n8 += c == _POIS_B
         val[j] = np.float64(c) * np.float64(wgt[j])
-        s = kk + np.int64(dly[j])
-        s = s - L if s >= L else s
-        slot[j] = s * NR + np.int64(tgt[j])
+        slot[j] = base + np.int64(tgt[j])
     return n8
 
 
@@ -490,22 +488,22 @@ def _poisson_mixed(
 ):
     """Poisson synapses ``[j0, j1)`` one by one (short runs of many generators)."""
     K = p_cdf.shape[1]
+    base = kk * NR
     for j in range(j0, j1):
         g = p_gen[j]
-        if k < p_start[g] or k >= p_stop[g]:
+        e = k - np.int64(p_delay[j])  # the step the count was emitted in
+        if e < p_start[g] or e >= p_stop[g]:
             continue
         parts = p_parts[g]
         count = 0
         for p in range(parts):
-            u = _uniform(p_key[j], np.uint64(k) * np.uint64(parts) + np.uint64(p))
+            u = _uniform(p_key[j], np.uint64(e) * np.uint64(parts) + np.uint64(p))
             c = 0
             while c < K - 1 and p_cdf[g, c] < u:
                 c += 1
             count += c
         if count:
-            s = kk + np.int64(p_delay[j])
-            s = s - L if s >= L else s
-            ring[s * NR + p_target[j]] += np.float64(count) * np.float64(p_weight[j])
+            ring[base + p_target[j]] += np.float64(count) * np.float64(p_weight[j])
     return 0
 
 
@@ -534,14 +532,17 @@ def _poisson(
     ring,
     add_zero,
 ):
-    """Step 1 for every Poisson synapse, in synapse order.
+    """Step 1 for every Poisson synapse, in synapse order: the counts that arrive in
+    step ``k`` (drawn for their emission step ``k - D``) are added to ring slot ``k``.
 
-    Synapses come in runs ``[run_j0, run_j1)`` of one generator ``run_g`` (-1: a stretch
-    of short runs, drawn one by one).  ``add_zero``: a count of 0 may add ``0 * w`` (no
-    -0.0 ring value can arise and every weight is finite), which spares a branch.
+    Synapses come in runs ``[run_j0, run_j1)`` of one generator ``run_g`` and one delay
+    (-1: a stretch of short runs, drawn one by one).  ``add_zero``: a count of 0 may
+    add ``0 * w`` (no -0.0 ring value can arise and every weight is finite), which
+    spares a branch.
     """
     K = p_cdf.shape[1]
     kk = k % L
+    base = kk * NR
     for q in range(run_g.shape[0]):
         g = run_g[q]
         if g < 0:
@@ -564,29 +565,29 @@ def _poisson(
                 ring,
             )
             continue
-        if k < p_start[g] or k >= p_stop[g]:
-            continue
         j0 = run_j0[q]
         j1 = run_j1[q]
+        e = k - np.int64(p_delay[j0])  # emission step (one delay per run)
+        if e < p_start[g] or e >= p_stop[g]:
+            continue
         m = j1 - j0
         parts = p_parts[g]
         cdf = p_cdf[g]
         keys = p_key[j0:j1]
         tgt = p_target[j0:j1]
         wgt = p_weight[j0:j1]
-        dly = p_delay[j0:j1]
         c_m = cnt[:m]
         t_m = tmp[:m]
         if K <= _POIS_B:
             for jj in range(m):
                 count = 0
                 for p in range(parts):
-                    ctr = np.uint64(k) * np.uint64(parts) + np.uint64(p)
+                    ctr = np.uint64(e) * np.uint64(parts) + np.uint64(p)
                     count += _pois_tail(0, keys[jj], ctr, cdf, K)
                 c_m[jj] = count
         elif parts > 1:
             for p in range(parts):
-                ctr = np.uint64(k) * np.uint64(parts) + np.uint64(p)
+                ctr = np.uint64(e) * np.uint64(parts) + np.uint64(p)
                 _pois_count8(keys, (ctr + np.uint64(1)) * _GOLDEN, cdf, t_m)
                 for jj in range(m):
                     c = t_m[jj]
@@ -597,21 +598,20 @@ def _poisson(
             # one part: counts, values and slots in a vectorised pass, then the adds
             v_m = val[:m]
             s_m = slot[:m]
-            badd = (np.uint64(k) + np.uint64(1)) * _GOLDEN
+            badd = (np.uint64(e) + np.uint64(1)) * _GOLDEN
             if contig[q]:
                 n8 = _pois_draw8c(keys, badd, cdf, wgt, c_m, v_m)
             else:
-                n8 = _pois_draw8(keys, badd, cdf, wgt, dly, tgt, kk, L, NR, c_m, v_m, s_m)
+                n8 = _pois_draw8(keys, badd, cdf, wgt, tgt, base, c_m, v_m, s_m)
             if n8:
                 for jj in range(m):
                     if c_m[jj] == _POIS_B:
-                        c = _pois_tail(_POIS_B, keys[jj], np.uint64(k), cdf, K)
+                        c = _pois_tail(_POIS_B, keys[jj], np.uint64(e), cdf, K)
                         c_m[jj] = c
                         v_m[jj] = np.float64(c) * np.float64(wgt[jj])
             if contig[q]:
                 # consecutive slots: a vectorised add (a count of 0 adds nothing)
-                s0 = kk + np.int64(dly[0])
-                s0 = (s0 - L if s0 >= L else s0) * NR + np.int64(tgt[0])
+                s0 = base + np.int64(tgt[0])
                 seg = ring[s0 : s0 + m]
                 for jj in range(m):
                     x = seg[jj]
@@ -627,9 +627,7 @@ def _poisson(
         for jj in range(m):
             c = c_m[jj]
             if add_zero or c:
-                s = kk + np.int64(dly[jj])
-                s = s - L if s >= L else s
-                ring[s * NR + tgt[jj]] += np.float64(c) * np.float64(wgt[jj])
+                ring[base + tgt[jj]] += np.float64(c) * np.float64(wgt[jj])
     return 0
 
 
@@ -671,8 +669,23 @@ _DCHUNK = 32  # synapses delivered between two prefetches of the next source's r
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
+def _rows_of(gids, src_gids, rows):
+    """Row of each source gid in the CSR (``src_gids`` sorted), skipping sources
+    without synapses here; returns how many rows were written."""
+    n = 0
+    ns = src_gids.shape[0]
+    for q in range(gids.shape[0]):
+        g = gids[q]
+        r = np.searchsorted(src_gids, g)
+        if r < ns and src_gids[r] == g:
+            rows[n] = r
+            n += 1
+    return n
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_delay, row_uw, row_w):
-    """Add the weights of the rows of ``srcs`` (in order) to their ring slots.
+    """Add the weights of the CSR rows ``srcs`` (in order) to their ring slots.
 
     A row whose weights are all equal (``row_uw``) reads ``row_w`` instead of its
     weights (same values, half the memory traffic).  While a row is delivered, the
@@ -723,6 +736,52 @@ def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_dela
     return 0
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _deliver_spikes(
+    steps,
+    gids,
+    L,
+    NR,
+    ring,
+    src_gids,
+    row_ptr,
+    target,
+    weight,
+    delay,
+    uniform_delay,
+    row_uw,
+    row_w,
+    rows_tmp,
+):
+    """Deliver gathered spikes (sorted by step, then gid), step by step, as the kernel
+    delivers its own spikes on one process (same rows, same order)."""
+    n = steps.shape[0]
+    a = 0
+    while a < n:
+        k = steps[a]
+        b = a
+        while b < n and steps[b] == k:
+            b += 1
+        nr = _rows_of(gids[a:b], src_gids, rows_tmp)
+        if nr:
+            _deliver(
+                rows_tmp[:nr],
+                k % L,
+                L,
+                NR,
+                ring,
+                row_ptr,
+                target,
+                weight,
+                delay,
+                uniform_delay,
+                row_uw,
+                row_w,
+            )
+        a = b
+    return 0
+
+
 # ---------------------------------------------------------------------------- kernel
 
 
@@ -744,6 +803,7 @@ def _run(
     pop_t0,
     HP,
     PT,
+    src_gids,
     row_ptr,
     target,
     weight,
@@ -751,6 +811,8 @@ def _run(
     uniform_delay,
     row_uw,
     row_w,
+    rows_tmp,
+    deliver,
     neuron_gid,
     sg_steps,
     sg_gids,
@@ -916,9 +978,10 @@ def _run(
             sp_gids[n_sp] = src
             n_sp += 1
         # ... delivered to ring slots k + D through the CSR, synapse by synapse
-        if n_sp > n_sp0:
+        if deliver and n_sp > n_sp0:
+            nr = _rows_of(sp_gids[n_sp0:n_sp], src_gids, rows_tmp)
             _deliver(
-                sp_gids[n_sp0:n_sp],
+                rows_tmp[:nr],
                 kk,
                 L,
                 NR,
@@ -974,10 +1037,12 @@ def _run_generic(
     C_m,
     g_L,
     ref_ticks,
+    src_gids,
     row_ptr,
     target,
     weight,
     delay,
+    deliver,
     neuron_gid,
     sg_steps,
     sg_gids,
@@ -1018,21 +1083,22 @@ def _run_generic(
     for k in range(k0, k0 + nsteps):
         if n_sp + N + (sg_steps.shape[0] - sg_pos) > cap and k > k0:
             return k - k0, n_sp, sg_pos
-        # 1. Poisson input
+        # 1. Poisson input arriving in step k (emitted in step k - D)
         for j in range(p_target.shape[0]):
             g = p_gen[j]
-            if k < p_start[g] or k >= p_stop[g]:
+            e = k - np.int64(p_delay[j])
+            if e < p_start[g] or e >= p_stop[g]:
                 continue
             parts = p_parts[g]
             count = 0
             for p in range(parts):
-                u = _uniform(p_key[j], np.uint64(k) * np.uint64(parts) + np.uint64(p))
+                u = _uniform(p_key[j], np.uint64(e) * np.uint64(parts) + np.uint64(p))
                 c = 0
                 while c < K - 1 and p_cdf[g, c] < u:
                     c += 1
                 count += c
             if count:
-                slot = ((k + p_delay[j]) % L) * NR + p_target[j]
+                slot = (k % L) * NR + p_target[j]
                 ring[slot] += np.float64(count) * np.float64(p_weight[j])
         # 2. current input
         for i in range(N):
@@ -1136,7 +1202,12 @@ def _run_generic(
             sp_steps[n_sp] = k
             sp_gids[n_sp] = src
             n_sp += 1
-            for j in range(row_ptr[src], row_ptr[src + 1]):
+            if not deliver:
+                continue
+            r = np.searchsorted(src_gids, src)
+            if r == src_gids.shape[0] or src_gids[r] != src:
+                continue
+            for j in range(row_ptr[r], row_ptr[r + 1]):
                 slot = ((k + np.int64(delay[j])) % L) * NR + target[j]
                 ring[slot] += np.float64(weight[j])
         # 5. record
@@ -1231,8 +1302,10 @@ class NumbaBackend(HostBackend):
         self._uniform_delay = int(d[0]) if len(d) and (d == d[0]).all() else 0
         # rows (sources) whose synapses all have one weight
         w, rp = b.weight, b.row_ptr
-        self._row_uw = np.zeros(b.n_gids, np.uint8)
-        self._row_w = np.zeros(b.n_gids)
+        n_rows = len(b.src_gids)
+        self._row_uw = np.zeros(n_rows, np.uint8)
+        self._row_w = np.zeros(n_rows)
+        self._rows_tmp = np.zeros(max(n_rows, 1), np.int64)
         full = np.nonzero(rp[1:] > rp[:-1])[0]
         if len(full):
             st = rp[full]
@@ -1247,21 +1320,22 @@ class NumbaBackend(HostBackend):
                 same &= ~zero | (np.maximum.reduceat(sb, st) == np.minimum.reduceat(sb, st))
             self._row_uw[full] = same
             self._row_w[full] = first.astype(np.float64)
-        # Poisson synapses: runs of consecutive synapses with the same generator, drawn
-        # in vectorised passes; stretches of short runs are drawn synapse by synapse
+        # Poisson synapses: runs of consecutive synapses with the same generator and
+        # delay, drawn in vectorised passes; stretches of short runs are drawn synapse
+        # by synapse
         g = b.pois_gen
         j0s, j1s, gs, contig = [], [], [], []
         width = 1
         if len(g):
-            cut = np.nonzero(np.diff(g))[0] + 1
             t, d = b.pois_target.astype(np.int64), b.pois_delay
+            cut = np.nonzero((np.diff(g) != 0) | (np.diff(d) != 0))[0] + 1
             for a, z in zip(np.r_[0, cut], np.r_[cut, len(g)], strict=True):
                 if z - a >= _MIN_RUN:
                     j0s.append(a)
                     j1s.append(z)
                     gs.append(g[a])
-                    # consecutive ring slots (one delay, targets t0, t0 + 1, ...)
-                    contig.append(bool((np.diff(t[a:z]) == 1).all() and (d[a:z] == d[a]).all()))
+                    # consecutive ring slots (targets t0, t0 + 1, ...)
+                    contig.append(bool((np.diff(t[a:z]) == 1).all()))
                     width = max(width, z - a)
                 elif gs and gs[-1] < 0:
                     j1s[-1] = z
@@ -1313,19 +1387,19 @@ class NumbaBackend(HostBackend):
         n0, n1, mode, kind, hp, t0, tabs = [], [], [], [], [], [], []
         nt = 0
         for lay in sorted(b.layouts.values(), key=lambda x: x.n0):
-            if lay.kind != "neuron" or lay.size == 0:
+            if lay.kind != "neuron" or lay.count == 0:
                 continue
-            r0, r1 = lay.prop_row0, lay.prop_row0 + (lay.size if lay.heterogeneous else 1)
+            r0, r1 = lay.prop_row0, lay.prop_row0 + (lay.count if lay.heterogeneous else 1)
             n0.append(lay.n0)
-            n1.append(lay.n0 + lay.size)
+            n1.append(lay.n0 + lay.count)
             kind.append(_kind(p, r0, r1))
             hp.append(PP[:, r0])
-            cur = bool(has_cur[lay.n0 : lay.n0 + lay.size].any())
+            cur = bool(has_cur[lay.n0 : lay.n0 + lay.count].any())
             mode.append(int(lay.heterogeneous or cur))
             t0.append(nt)
             if mode[-1]:
-                tabs.append(np.broadcast_to(PP[:, r0:r1].T, (lay.size, NPAR)).ravel())
-                nt += NPAR * lay.size
+                tabs.append(np.broadcast_to(PP[:, r0:r1].T, (lay.count, NPAR)).ravel())
+                nt += NPAR * lay.count
 
         def i64(x):
             return np.asarray(x, np.int64).reshape(-1)
@@ -1338,14 +1412,33 @@ class NumbaBackend(HostBackend):
     def refresh_propagators(self):
         self._populations()
 
-    def run_steps(self, k0, nsteps, amp, amp_base, rec):
+    def deliver(self, steps, gids):
+        b = self.built
+        _deliver_spikes(
+            np.ascontiguousarray(steps, np.int64),
+            np.ascontiguousarray(gids, np.int64),
+            self.L,
+            self.NR,
+            self.ring_flat,
+            b.src_gids,
+            b.row_ptr,
+            b.target,
+            b.weight,
+            b.delay,
+            self._uniform_delay,
+            self._row_uw,
+            self._row_w,
+            self._rows_tmp,
+        )
+
+    def run_steps(self, k0, nsteps, amp, amp_base, rec, deliver=True):
         b, pi, ci = self.built, self.pois, self.cur
         # generator events before k0 (after a restart in the middle) are skipped
         while self.sg_pos < len(self._sg_steps) and self._sg_steps[self.sg_pos] < k0:
             self.sg_pos += 1
         buf = rec.buf if rec.n_entries else np.zeros((1, 0))
         if (self._pop_kind == K_GENERIC).any():
-            return self._run_generic(k0, nsteps, amp, amp_base, rec, buf)
+            return self._run_generic(k0, nsteps, amp, amp_base, rec, buf, deliver)
         done, n_sp, self.sg_pos = _run(
             k0,
             nsteps,
@@ -1363,6 +1456,7 @@ class NumbaBackend(HostBackend):
             self._pop_t0,
             self._HP,
             self._PT,
+            b.src_gids,
             b.row_ptr,
             b.target,
             b.weight,
@@ -1370,6 +1464,8 @@ class NumbaBackend(HostBackend):
             self._uniform_delay,
             self._row_uw,
             self._row_w,
+            self._rows_tmp,
+            bool(deliver),
             self.neuron_gid,
             self._sg_steps,
             self._sg_gids,
@@ -1410,7 +1506,7 @@ class NumbaBackend(HostBackend):
         )
         return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done
 
-    def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf):
+    def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf, deliver):
         b, p, pi, ci = self.built, self.prop, self.pois, self.cur
         done, n_sp, self.sg_pos = _run_generic(
             k0,
@@ -1442,10 +1538,12 @@ class NumbaBackend(HostBackend):
             p["C_m"],
             p["g_L"],
             p["ref_ticks"],
+            b.src_gids,
             b.row_ptr,
             b.target,
             b.weight,
             b.delay,
+            bool(deliver),
             self.neuron_gid,
             self._sg_steps,
             self._sg_gids,

@@ -4,11 +4,13 @@ It advances the network one step at a time with vectorised numpy, in exactly the
 arithmetic order of the numba kernel (so both give the same bits).  It never imports
 numba.  Per step ``k`` (see :mod:`neurosim.models.base` for the neuron part):
 
-1. Poisson synapses draw their counts and add ``count * w`` to ring slot ``k + D``;
+1. Poisson synapses add ``count * w`` to ring slot ``k``, the count drawn for their
+   emission step ``k - D`` (so that nothing a rank draws waits in the ring);
 2. current synapses sum ``w * I`` into ``I_stim``;
 3. neurons update (closed form), read and clear ring slot ``k``, threshold;
 4. spikes of step ``k`` (neurons and spike generators, ascending gid) are delivered
-   to ring slots ``k + D`` through the CSR, synapse by synapse in CSR order;
+   to ring slots ``k + D`` through the CSR, synapse by synapse in CSR order (across
+   ranks: gathered from every rank first, then delivered in the same order);
 5. samples of recorded states are taken at the end of the step.
 """
 
@@ -42,20 +44,20 @@ class NumpyBackend(HostBackend):
         b = self.built
         # per-neuron copies of the propagator rows: plain vector arithmetic per step
         self.pn = {k: v[b.prow] for k, v in self.prop.items()}
-        self.row_ptr = b.row_ptr
         self.cdf_flat = None
 
     def refresh_propagators(self):
         self.pn = {k: v[self.built.prow] for k, v in self.prop.items()}
 
-    def run_steps(self, k0, nsteps, amp, amp_base, rec):
+    def run_steps(self, k0, nsteps, amp, amp_base, rec, deliver=True):
         spikes_k, spikes_g = [], []
         for k in range(k0, k0 + nsteps):
             self._poisson(k)
             istim = self._currents(k, amp, amp_base)
             fired = self._neurons(k, istim)
             gids = self._sources(k, fired)
-            self._deliver(k, gids)
+            if deliver:
+                self._deliver(k, gids)
             spikes_k.append(np.full(len(gids), k, np.int64))
             spikes_g.append(gids)
             rec.sample(k, self.V, self.syn)
@@ -71,22 +73,24 @@ class NumpyBackend(HostBackend):
             return
         pi = self.pois
         g = b.pois_gen
-        active = (pi.start[g] <= k) & (k < pi.stop[g])
+        e = k - b.pois_delay.astype(np.int64)  # emission step of what arrives now
+        active = (pi.start[g] <= e) & (e < pi.stop[g])
         idx = np.nonzero(active)[0]
         if not len(idx):
             return
         gg = g[idx]
         parts = pi.parts[gg].astype(np.uint64)
+        ee = e[idx].astype(np.uint64)
         count = np.zeros(len(idx), np.int64)
         for p in range(int(parts.max())):
             use = np.uint64(p) < parts
-            u = rng.uniform(b.pois_key[idx], np.uint64(k) * parts + np.uint64(p))
+            u = rng.uniform(b.pois_key[idx], ee * parts + np.uint64(p))
             # first index with cdf >= u (the numba kernel scans the same table)
             c = (pi.cdf[gg] < u[:, None]).sum(axis=1)
             count += np.where(use, c, 0)
         hit = np.nonzero(count)[0]
         j = idx[hit]
-        slots = ((k + b.pois_delay[j]) % self.L) * self.NR + b.pois_target[j]
+        slots = (k % self.L) * self.NR + b.pois_target[j].astype(np.int64)
         vals = count[hit].astype(np.float64) * b.pois_weight[j].astype(np.float64)
         np.add.at(self.ring_flat, slots, vals)
 
@@ -166,11 +170,20 @@ class NumpyBackend(HostBackend):
             gids = np.sort(np.concatenate([gids, self.sg_gids[a:b]]), kind="stable")
         return gids
 
+    def deliver(self, steps, gids):
+        for k in np.unique(steps):
+            self._deliver(int(k), gids[steps == k])
+
     def _deliver(self, k, gids):
         if not len(gids):
             return
         b = self.built
-        starts, ends = self.row_ptr[gids], self.row_ptr[gids + 1]
+        # CSR rows of the sources that have synapses here
+        r = np.searchsorted(b.src_gids, gids)
+        ok = r < len(b.src_gids)
+        ok[ok] = b.src_gids[r[ok]] == gids[ok]
+        r = r[ok]
+        starts, ends = b.row_ptr[r], b.row_ptr[r + 1]
         lens = ends - starts
         if not lens.sum():
             return

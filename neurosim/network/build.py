@@ -1,12 +1,16 @@
 """Build a validated spec into arrays: neuron state, propagators, synapses (CSR by source).
 
-Layout (one process; the MPI issue partitions the *targets*):
+Layout (this rank's part; one process owns everything):
 
 - every population gets a range of global ids (gids) in file order, devices included;
-- neuron populations are concatenated into one neuron index space ``0..N-1``;
-- recurrent synapses (from neurons and spike generators) form a CSR keyed by source
-  gid: ``row_ptr[gid]:row_ptr[gid+1]`` indexes ``target`` (int32 ring-buffer slot
-  ``receptor * N + neuron``), ``weight`` (float32) and ``delay`` (uint8/uint16 ticks);
+- a rank owns a contiguous block ``[lo, hi)`` of every neuron population
+  (:mod:`neurosim.parallel.partition`); its neurons are concatenated into one local
+  neuron index space ``0..N-1`` (``neuron_gid`` maps it back to gids);
+- recurrent synapses onto local neurons (from neurons and spike generators anywhere)
+  form a CSR keyed by source: ``src_gids`` (sorted gids of the sources with local
+  targets) and ``row_ptr[r]:row_ptr[r+1]`` indexing ``target`` (int32 ring-buffer slot
+  ``receptor * N + neuron``), ``weight`` (float32) and ``delay`` (uint8/uint16 ticks),
+  so a rank's memory grows with its synapses and their sources, not with the network;
 - Poisson synapses carry their own arrays (each draws an independent train);
 - current synapses (dc, step, noise generators) add ``weight * I(t)`` to ``I_stim``.
 
@@ -81,9 +85,15 @@ class PopulationLayout:
     kind: str
     size: int
     gid0: int  # first global id
-    n0: int = -1  # first neuron index (neuron populations)
+    n0: int = -1  # first local neuron index (neuron populations)
+    lo: int = 0  # first population-local id owned here
+    count: int = -1  # neurons owned here (the population's size on one process)
     prop_row0: int = -1  # first propagator row
     heterogeneous: bool = False
+
+    def __post_init__(self):
+        if self.count < 0:
+            self.count = self.size
 
 
 @dataclass
@@ -93,8 +103,8 @@ class Built:
     spec: NetworkSpec
     dt: float
     layouts: dict
-    n_neurons: int
-    n_gids: int
+    n_neurons: int  # local neurons
+    n_gids: int  # global ids in the whole network
     # neuron state (float64): V (N,), syn (S_MAX, N), refractory counters (N,)
     V: np.ndarray
     syn: np.ndarray
@@ -104,7 +114,10 @@ class Built:
     # propagator rows (rows,)
     params: dict  # per population: dict name -> float64 array (n,) with n = 1 or size
     prop: dict = field(default_factory=dict)  # name -> array with leading axis rows
-    # recurrent CSR by source gid
+    # local neuron index -> gid (N,)
+    neuron_gid: np.ndarray = None
+    # recurrent CSR by source: row r holds the synapses of source gid src_gids[r]
+    src_gids: np.ndarray = None
     row_ptr: np.ndarray = None
     target: np.ndarray = None
     weight: np.ndarray = None
@@ -130,6 +143,8 @@ class Built:
     sg_gids: np.ndarray = None
     projection_info: list = field(default_factory=list)
     n_synapses: int = 0
+    rank: int = 0
+    n_ranks: int = 1
 
 
 def _pop_params(spec, pop, model, layout):
@@ -137,7 +152,8 @@ def _pop_params(spec, pop, model, layout):
     out = {}
     het = False
     key = (spec.seed, rng.PARAM, pop.name)
-    gids = np.arange(layout.gid0, layout.gid0 + pop.size, dtype=np.uint64)
+    g0 = layout.gid0 + layout.lo
+    gids = np.arange(g0, g0 + layout.count, dtype=np.uint64)
     for name, entry in model.params.items():
         v = pop.params.get(name)
         if v is None:
@@ -149,7 +165,7 @@ def _pop_params(spec, pop, model, layout):
             sub = rng.id_keys(rng.stream_key(*key, name), gids)
             out[name] = sample(v, sub, 0)
     if het:
-        out = {k: np.broadcast_to(v, (pop.size,)).copy() for k, v in out.items()}
+        out = {k: np.broadcast_to(v, (layout.count,)).copy() for k, v in out.items()}
     layout.heterogeneous = het
     return out
 
@@ -342,16 +358,23 @@ class _Projection:
         return float(np.round(self.proj.delay.max_possible() / self.spec.dt))
 
 
-def build(spec: NetworkSpec, targets_of=None) -> Built:
-    """Build every neuron and synapse of ``spec`` (one process).
+def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
+    """Build the neurons of this rank and their incoming synapses.
 
     Parameters
     ----------
     spec : NetworkSpec
     targets_of : callable, optional
-        ``targets_of(population_name, size) -> sorted int64 array`` of the local
-        neurons (all of them when omitted); the hook the MPI partition uses.
+        ``targets_of(population_name, size) -> sorted int64 array``: build only the
+        synapses onto these neurons (all neurons keep their state); for tests of the
+        partition independence of the rules.
+    part : neurosim.parallel.partition.Partition, optional
+        This rank's place: it owns a block of every neuron population (all of them
+        when omitted).
     """
+    from ..parallel.partition import Partition
+
+    part = part or Partition()
     dt = spec.dt
     layouts = {}
     gid = 0
@@ -359,8 +382,12 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
     for pop in spec.populations.values():
         lay = PopulationLayout(pop.name, pop.model, pop.kind, pop.size, gid)
         if pop.kind == "neuron":
+            lay.lo, hi = part.range(pop.size)
+            lay.count = hi - lay.lo
             lay.n0 = n
-            n += pop.size
+            n += lay.count
+        else:
+            lay.count = pop.size
         gid += pop.size
         layouts[pop.name] = lay
     N = n
@@ -380,24 +407,29 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         rows = propagator_rows(model, pp, dt)
         nrows = len(rows["P_VV"])
         lay.prop_row0 = row
-        sl = slice(lay.n0, lay.n0 + pop.size)
-        prow[sl] = row + (np.arange(pop.size) if nrows > 1 else 0)
+        sl = slice(lay.n0, lay.n0 + lay.count)
+        prow[sl] = row + (np.arange(lay.count) if nrows > 1 else 0)
         row += nrows
         prop_parts.append(rows)
-        gids = np.arange(lay.gid0, lay.gid0 + pop.size, dtype=np.uint64)
+        g0 = lay.gid0 + lay.lo
+        gids = np.arange(g0, g0 + lay.count, dtype=np.uint64)
         for sname, entry in model.state.items():
             if sname in pop.initial:
                 sub = rng.id_keys(rng.stream_key(spec.seed, rng.INITIAL, pop.name, sname), gids)
                 vals = sample(pop.initial[sname], sub, 0)
             elif sname == "V_m":
-                vals = np.broadcast_to(pp["E_L"], (pop.size,))
+                vals = np.broadcast_to(pp["E_L"], (lay.count,))
             else:
-                vals = np.full(pop.size, entry.default)
+                vals = np.full(lay.count, entry.default)
             if sname == "V_m":
                 V[sl] = vals
             else:
                 syn[model.syn_state.index(sname), sl] = vals
     prop = {k: np.concatenate([p[k] for p in prop_parts]) for k in prop_parts[0]}
+    neuron_gid = np.zeros(N, np.int64)
+    for lay in layouts.values():
+        if lay.kind == "neuron":
+            neuron_gid[lay.n0 : lay.n0 + lay.count] = lay.gid0 + lay.lo + np.arange(lay.count)
 
     b = Built(
         spec=spec,
@@ -411,6 +443,9 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         prow=prow,
         params=params,
         prop=prop,
+        neuron_gid=neuron_gid,
+        rank=part.rank,
+        n_ranks=part.size,
     )
 
     # ---- synapses
@@ -424,7 +459,7 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         lp, lq = layouts[proj.pre], layouts[proj.post]
         model = get_model(post.model)
         targets = (
-            np.arange(post.size, dtype=np.int64)
+            np.arange(lq.lo, lq.lo + lq.count, dtype=np.int64)
             if targets_of is None
             else np.asarray(targets_of(post.name, post.size), np.int64)
         )
@@ -441,7 +476,7 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
         src, tgt, j, w, d = pj.collect()
         steps = pj.steps(d)
         j = j.astype(np.uint64)
-        neuron = lq.n0 + tgt
+        neuron = lq.n0 - lq.lo + tgt
         if pre.kind == "current":
             gi = cur_gen_index.setdefault(proj.pre, {})
             for g in range(pre.size):
@@ -478,7 +513,7 @@ def build(spec: NetworkSpec, targets_of=None) -> Built:
 
     _fill_csr(b, recurrent, counts)
     _finish_devices(b, pois, cur)
-    _spike_generators(b)
+    _spike_generators(b, emit=part.rank == 0)
     return b
 
 
@@ -546,7 +581,7 @@ def _fill_csr(b, recurrent, counts):
                 j,
                 pj.lp.gid0,
                 pj.lq.gid0,
-                pj.lq.n0,
+                pj.lq.n0 - pj.lq.lo,
                 N,
                 -1 if fw is not None else _kind(proj.weight),
                 wa,
@@ -582,6 +617,10 @@ def _fill_csr(b, recurrent, counts):
     del fill
     if delay.dtype == np.uint16 and (dmax or 1) < 256:
         delay = delay.astype(np.uint8)
+    # compact rows: only the sources with synapses here
+    nonempty = np.nonzero(row_ptr[1:] > row_ptr[:-1])[0]
+    b.src_gids = nonempty.astype(np.int64)
+    row_ptr = np.append(row_ptr[nonempty], n).astype(np.int64)
     b.row_ptr = row_ptr
     b.target, b.weight, b.delay = target, weight, delay
     b.n_synapses = n
@@ -615,8 +654,14 @@ def _finish_devices(b, pois, cur):
             b.max_delay = max(b.max_delay, int(arr.max()))
 
 
-def _spike_generators(b):
+def _spike_generators(b, emit=True):
+    """Spike-generator events, sorted by (step, gid); only on the emitting rank (0), so
+    that each event is exchanged once."""
     steps, gids = [], []
+    if not emit:
+        b.sg_steps = np.zeros(0, np.int64)
+        b.sg_gids = np.zeros(0, np.int64)
+        return
     for pop in b.spec.populations.values():
         if pop.kind != "spikes":
             continue

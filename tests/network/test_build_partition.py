@@ -84,7 +84,7 @@ def _local_index(b, neuron):
 
 def _recurrent(b):
     """(target slot, source gid, weight, delay), by target then source, CSR order kept."""
-    src = np.repeat(np.arange(b.n_gids), np.diff(b.row_ptr))
+    src = np.repeat(b.src_gids, np.diff(b.row_ptr))
     tgt = b.target.astype(np.int64)
     o = np.lexsort((src, tgt))  # stable: CSR order among equal (target, source)
     return tgt[o], src[o], b.weight[o], b.delay[o].astype(np.int64)
@@ -172,6 +172,7 @@ def test_chunking_does_not_matter(case, rules_net, monkeypatch):
     small = build(spec)
     _check_union(full, [(small, lambda local, size: np.ones(len(local), bool))])
     np.testing.assert_array_equal(full.row_ptr, small.row_ptr)
+    np.testing.assert_array_equal(full.src_gids, small.src_gids)
     np.testing.assert_array_equal(full.target, small.target)
     np.testing.assert_array_equal(full.weight, small.weight)
     np.testing.assert_array_equal(full.delay, small.delay)
@@ -179,7 +180,7 @@ def test_chunking_does_not_matter(case, rules_net, monkeypatch):
 
 def test_same_seed_same_network_other_seed_differs(rules_net):
     a, b = build(_spec(rules_net)), build(_spec(rules_net))
-    for x in ("row_ptr", "target", "weight", "delay", "pois_key", "noise_key"):
+    for x in ("src_gids", "row_ptr", "target", "weight", "delay", "pois_key", "noise_key"):
         np.testing.assert_array_equal(getattr(a, x), getattr(b, x))
     c = build(_spec(rules_net, ["simulation.seed=12"]))
     assert not (len(c.target) == len(a.target) and np.array_equal(c.target, a.target))
@@ -203,7 +204,9 @@ def test_from_file_values(rules_net):
 
 def test_csr_layout(rules_net):
     b = build(_spec(rules_net))
-    assert b.row_ptr.dtype == np.int64 and len(b.row_ptr) == b.n_gids + 1
+    # compact rows: only sources with synapses, sorted
+    assert b.row_ptr.dtype == np.int64 and len(b.row_ptr) == len(b.src_gids) + 1
+    assert (np.diff(b.src_gids) > 0).all() and (np.diff(b.row_ptr) > 0).all()
     assert b.row_ptr[0] == 0 and b.row_ptr[-1] == b.n_synapses
     assert b.target.dtype == np.int32 and b.weight.dtype == np.float32
     assert b.delay.dtype == np.uint8
