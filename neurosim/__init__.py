@@ -10,6 +10,7 @@ Public API::
 
 __version__ = "0.1.0"
 
+from .network.inspect import get_connections  # noqa: E402
 from .network.spec import SpecError, load  # noqa: E402
 from .simulation import Simulation  # noqa: E402
 
@@ -21,4 +22,4 @@ def open(path):  # noqa: A001 - the name users expect (h5py.File-like)
     return open_recording(path)
 
 
-__all__ = ["Simulation", "SpecError", "load", "open", "__version__"]
+__all__ = ["Simulation", "SpecError", "get_connections", "load", "open", "__version__"]

@@ -2,6 +2,12 @@
 
 Bad input (network file, options, output path) ends with one line naming the file,
 the field and what was expected, and exit status 2, before any output is opened.
+
+Under ``mpiexec`` every rank runs this; messages come from rank 0 only.  Bad input
+found on any rank is agreed on by all ranks before they go on (every rank exits with
+status 2, rank 0 prints the failing rank's message); an error while running (a NaN
+in one partition) ends the whole job through ``MPI_Abort`` with that rank's message,
+so no rank is left waiting in a collective.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ def _parser():
         help="override a key of the file, e.g. populations.E.size=8000",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    r.add_argument(
+        "--threads",
+        type=int,
+        help="numba threads per process (default: NUMBA_NUM_THREADS, else all cores); "
+        "under mpiexec, ranks x threads should not exceed the cores",
+    )
 
     v = sub.add_parser("validate", help="check a network file without running it")
     v.add_argument("network")
@@ -55,7 +67,7 @@ def _parser():
 
     c = sub.add_parser("convert", help="convert another tool's model to a network file")
     c.add_argument("source", choices=["ncps"], help="the tool the model comes from")
-    c.add_argument("model", help="ncps LTC state dict (.pt read with weights_only, or .npz)")
+    c.add_argument("model", help="ncps LTC or CfC state dict (.pt, read weights only, or .npz)")
     c.add_argument("-o", "--output", required=True, help="network file to write (.yaml)")
     c.add_argument(
         "--inputs", required=True, help=".npz with inputs [T, K] (and optionally elapsed [T])"
@@ -71,6 +83,8 @@ def _parser():
         action="store_true",
         help="the model was built with implicit_param_constraints=False",
     )
+    c.add_argument("--mode", choices=["default", "pure", "no_gate"], help="CfC: ncps's mode")
+    c.add_argument("--activation", default="lecun_tanh", help="CfC: backbone activation")
     c.add_argument("--overwrite", action="store_true")
 
     i = sub.add_parser("info", help="rates, CV of ISI and spike counts of a recording")
@@ -100,12 +114,27 @@ def main(argv=None):
         print("neurosim: interrupted", file=sys.stderr)
         return 130
     except BadInput as exc:
-        print(f"neurosim: error: {exc}", file=sys.stderr)
+        if _env_rank() == 0:
+            print(f"neurosim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
 class BadInput(Exception):
     """Bad input on the command line: printed as one line, exit status 2."""
+
+
+EXIT_RUN_ERROR = 3
+
+
+def _env_rank():
+    """This process's MPI rank, from the launcher's environment (0 without one)."""
+    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        if var in os.environ:
+            try:
+                return int(os.environ[var])
+            except ValueError:
+                return 0
+    return 0
 
 
 _BadInput = BadInput
@@ -133,9 +162,21 @@ def _load(args):
 
 
 def _run(args):
+    from .parallel.comm import get_comm
+    from .simulation import RankError, _agree
     from .units import UnitError, parse_quantity
 
-    spec = _load(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BadInput(f"--threads: expected an integer >= 1, got {args.threads}")
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    comm = get_comm()
+    try:
+        spec = _agree(comm, lambda: _load(args))
+    except RankError as exc:
+        raise BadInput(f"(rank {exc.rank}) {exc}") from None
     try:
         if args.duration is not None:
             spec.duration = parse_quantity(args.duration, "time")
@@ -165,19 +206,30 @@ def _run(args):
         )
     except _bad_input_types() as exc:
         raise _BadInput(str(exc)) from None
-    if not args.quiet:
-        b = sim.built
-        extra = (
-            f"{len(b.pois_target)} Poisson inputs"
-            if spec.kind != "ltc"
-            else f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels"
-        )
+    except RankError as exc:
+        raise BadInput(f"(rank {exc.rank}) {exc}") from None
+    talk = not args.quiet and comm.rank == 0
+    b = sim.built
+    if spec.kind != "ltc":
+        tot = [comm.allreduce(x) for x in (b.n_neurons, b.n_synapses, len(b.pois_target))]
+        extra = f"{tot[2]} Poisson inputs"
+    else:
+        tot = [b.n_neurons, b.n_synapses]
+        extra = f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels"
+    if talk:
+        ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
         print(
-            f"{spec.name}: {b.n_neurons} neurons, {b.n_synapses} synapses, {extra}; "
-            f"built in {sim.build_time:.2f} s ({args.backend} backend)"
+            f"{spec.name}: {tot[0]} neurons, {tot[1]} synapses, {extra}; "
+            f"built in {sim.build_time:.2f} s ({args.backend} backend{ranks})"
         )
     try:
         sim.run(spec.duration)
+    except Exception as exc:
+        msg = f"neurosim: error{f' on rank {comm.rank}' if comm.size > 1 else ''}: {exc}"
+        print(msg, file=sys.stderr)
+        if comm.size > 1:
+            comm.abort(EXIT_RUN_ERROR)
+        return EXIT_RUN_ERROR
     except KeyboardInterrupt:
         print(
             f"neurosim: interrupted at {sim.sim_time:g} ms; {output} holds the recording "
@@ -186,15 +238,16 @@ def _run(args):
         )
         return 130
     wall = time.perf_counter() - t0
-    if not args.quiet:
+    summary = sim.summary()
+    if talk:
         print(
             f"simulated {sim.sim_time:g} ms in {sim.last_run_wall:.2f} s "
             f"(real-time factor {sim.last_run_wall / max(1e-12, sim.sim_time * 1e-3):.3g}); "
             f"total {wall:.2f} s -> {output}"
         )
-        if sim.summary():
-            _print_table(sim.summary())
-        for pop, var, _cols, _every, ids, _dtype in sim.plan.groups:
+        if summary:
+            _print_table(summary)
+        for (pop, var), ids in getattr(sim.plan, "all_ids", {}).items():
             print(f"recorded {pop}/{var} of {len(ids)} neurons")
     return 0
 
@@ -225,7 +278,7 @@ def _validate(args):
 
 
 def _convert(args):
-    from .io.ncps import convert_ltc
+    from .io.ncps import convert
     from .models.ltc_neuron import INTEGRATORS
     from .network.spec import SpecError
 
@@ -240,13 +293,15 @@ def _convert(args):
     if not os.path.isfile(args.inputs):
         raise _BadInput(f"{args.inputs}: file not found")
     try:
-        convert_ltc(
+        convert(
             args.model,
             args.output,
             args.inputs,
             integrator=args.integrator,
             ode_unfolds=args.ode_unfolds,
             implicit_constraints=not args.no_implicit_constraints,
+            mode=args.mode,
+            activation=args.activation,
         )
     except SpecError as exc:
         raise _BadInput(str(exc)) from None
@@ -288,4 +343,8 @@ def _info(args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as ``python -m neurosim.cli``: use the package's module, so that the
+    # extensions' ``neurosim.cli.BadInput`` is the class caught in main()
+    from neurosim.cli import main as _main
+
+    sys.exit(_main())

@@ -1,9 +1,17 @@
 """The simulation loop: build, then advance in chunks, recording after each chunk.
 
-It knows backends only through :class:`neurosim.backends.base.HostBackend`, and the
-recording only through :class:`neurosim.io.hdf5.Writer`.  ``run`` may be called
-repeatedly (NEST's repeated Simulate, Brian2's run loops); parameters and state can
-be changed between segments with :meth:`Simulation.set`.
+It knows backends only through :class:`neurosim.backends.base.HostBackend`, the
+recording only through :class:`neurosim.io.hdf5.Writer`, and other ranks only through
+the communicator of :mod:`neurosim.parallel.comm`.  ``run`` may be called repeatedly
+(NEST's repeated Simulate, Brian2's run loops); parameters and state can be changed
+between segments with :meth:`Simulation.set`.
+
+Under ``mpiexec -n R`` each rank builds and advances its block of every population
+(:mod:`neurosim.parallel.partition`), runs at most ``min_delay`` steps, then gathers
+every rank's spikes of those steps (one Allgatherv) and delivers them in (step, gid)
+order, the order one process uses, so that the spikes are the same bits on any number
+of ranks.  Each rank records to a file of its own; at the end of every ``run`` rank 0
+merges them into the output (spikes merged, reports as virtual datasets).
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from .backends.base import RecordPlan
 from .models import get_model
 from .network.build import build
 from .network.spec import NetworkSpec, SpecError, load
+from .parallel.comm import get_comm
+from .parallel.partition import Partition
 from .units import UnitError, dimension_of_unit, parse_quantity
 
 #: Steps of the first chunk.  Chunks then grow (doubling, up to MAX_CHUNK_STEPS) while
@@ -62,9 +72,19 @@ class Simulation:
             spec.seed = int(seed)
         self.spec = spec
         self.dt = spec.dt
+        self.comm = comm = get_comm()
+        self.part = Partition(comm.rank, comm.size)
         backend_cls = get_backend(backend, spec.kind)
+        self.rank_output = None
         if output is not None:
-            check_output(output, overwrite)
+            if comm.size > 1:
+                from .io.hdf5 import rank_file
+
+                self.rank_output = rank_file(output, comm.rank)
+            # every rank checks; all fail together with rank 0's message
+            _agree(comm, lambda: check_output(output, overwrite))
+            if self.rank_output is not None:
+                _agree(comm, lambda: check_output(self.rank_output, overwrite))
         t0 = time.perf_counter()
         if spec.kind == "ltc":
             from .backends.ltc_numpy import ltc_record_plan
@@ -73,12 +93,14 @@ class Simulation:
             self.built = build_ltc(spec)
             self.plan = ltc_record_plan(self.built, spec.record_state)
         else:
-            self.built = build(spec)
+            self.built = _agree(comm, lambda: build(spec, part=self.part))
+            if comm.size > 1:
+                _global_delays(comm, self.built)
             self.plan = RecordPlan(self.built, spec.record_state)
         self.build_time = time.perf_counter() - t0
         self.backend = backend_cls(self.built, self.plan)
         self.backend_name = backend
-        self.progress = progress
+        self.progress = progress and comm.rank == 0
         self.step = 0
         self.sim_time = 0.0
         lay = self.built.layouts
@@ -89,16 +111,29 @@ class Simulation:
         self._memory = {p: ([], []) for p in self._spike_pops} if output is None else None
         self.output = output
         self.writer = None
+        self.exchanged_spikes = 0
+        self.exchanges = 0
         if output is not None:
-            self.writer = Writer(
-                output, spec, backend, self._spike_pops, self.plan, self._units, __version__
+            self.writer = _agree(
+                comm,
+                lambda: Writer(
+                    self.rank_output or output,
+                    spec,
+                    backend,
+                    self._spike_pops,
+                    self.plan,
+                    self._units,
+                    __version__,
+                    rank=comm.rank,
+                    ranks=comm.size,
+                ),
             )
 
     def _units(self, pop, var):
         if self.spec.kind == "ltc":
-            from .models.ltc_neuron import STATE
+            from .models import cfc, ltc_neuron
 
-            return STATE[var].unit
+            return (cfc if var == "h" else ltc_neuron).STATE[var].unit  # h: cfc populations
         return get_model(self.spec.populations[pop].model).state[var].unit
 
     # ----------------------------------------------------------------------- running
@@ -123,7 +158,21 @@ class Simulation:
             self.writer.begin_segment()
         ok = False
         t_wall = time.perf_counter()
+        parallel = self.comm.size > 1 and self.spec.kind != "ltc"
         try:
+            if parallel:
+                try:
+                    self._run_parallel(nsteps, bar, t_wall)
+                except Exception as exc:
+                    # the other ranks wait in the next exchange: end the whole job
+                    import sys
+
+                    if self.writer:
+                        self.writer.end_segment(complete=False)
+                    print(f"neurosim: error on rank {self.comm.rank}: {exc}", file=sys.stderr)
+                    self.comm.abort(3)
+                ok = True
+                return self
             left = nsteps
             chunk = CHUNK_STEPS
             cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
@@ -137,6 +186,7 @@ class Simulation:
                 left -= done
                 self.sim_time = self.step * self.dt
                 self._store(ks, gids, self.plan.chunk_samples(k0, done))
+                self._check_finite()
                 if bar is not None:
                     bar.update(done * self.dt)
                     el = time.perf_counter() - t_wall
@@ -149,8 +199,83 @@ class Simulation:
                 bar.close()
             if self.writer:
                 self.writer.end_segment(complete=ok)
-        self.last_run_wall = time.perf_counter() - t_wall
+            self.last_run_wall = time.perf_counter() - t_wall
+            if ok and self.comm.size > 1 and self.writer:
+                self._merge()
         return self
+
+    def _run_parallel(self, nsteps, bar, t_wall):
+        """Advance ``nsteps`` across ranks: at most ``min_delay`` steps, then exchange.
+
+        A spike of step ``k`` reaches its targets no earlier than ``k + min_delay``, so
+        the spikes of ``[k0, k0 + m)`` with ``m <= min_delay`` can be gathered after
+        step ``k0 + m - 1`` and still arrive in time, wherever the steps started.
+        """
+        comm, be = self.comm, self.backend
+        n_gids = np.int64(self.built.n_gids)
+        interval = max(1, int(self.built.min_delay))
+        cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
+        left = nsteps
+        while left > 0:
+            k0 = self.step
+            m = min(interval, left, cap)
+            codes = []
+            done = 0
+            while done < m:
+                # a backend may stop early when its spike buffer fills: finish the
+                # interval before exchanging (every rank exchanges the same steps)
+                ks, gids, d = be.run(k0 + done, m - done, deliver=False)
+                self.step = k0 + done + d
+                self.sim_time = self.step * self.dt
+                self._store(ks, gids, self.plan.chunk_samples(k0 + done, d))
+                codes.append((ks - k0) * n_gids + gids)
+                done += d
+            local = np.concatenate(codes) if len(codes) > 1 else codes[0]
+            every, _ = comm.allgather_int64(local)
+            every.sort()
+            be.deliver(k0 + every // n_gids, every % n_gids)
+            self.exchanged_spikes += len(every)
+            self.exchanges += 1
+            left -= m
+            self._check_finite()
+            if bar is not None:
+                bar.update(m * self.dt)
+                el = time.perf_counter() - t_wall
+                bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
+
+    def _check_finite(self):
+        """Stop with population, neuron, variable and time at a NaN or Inf in the state."""
+        if self.spec.kind == "ltc":
+            return
+        be = self.backend
+        if np.isfinite(be.V).all() and np.isfinite(be.syn).all():
+            return
+        bad_v = ~np.isfinite(be.V)
+        var, n = ("V_m", int(np.argmax(bad_v))) if bad_v.any() else (None, None)
+        if var is None:
+            r, n = np.argwhere(~np.isfinite(be.syn))[0]
+            n = int(n)
+        for lay in self.built.layouts.values():
+            if lay.kind == "neuron" and lay.n0 <= n < lay.n0 + lay.count:
+                if var is None:
+                    var = get_model(lay.model).syn_state[int(r)]
+                if self.writer:
+                    self.writer.flush()
+                raise FloatingPointError(
+                    f"{lay.name}: neuron {lay.lo + n - lay.n0}, variable {var} is not finite "
+                    f"at t = {self.sim_time:g} ms (recording kept up to there)"
+                )
+
+    def _merge(self):
+        """Rank 0 merges the rank files into the output; the others wait for it."""
+        from .io.hdf5 import merge_ranks
+
+        comm = self.comm
+        comm.barrier()
+        if comm.rank == 0:
+            sizes = {p.name: p.size for p in self.spec.populations.values()}
+            merge_ranks(self.output, comm.size, sizes, self.plan.all_ids)
+        comm.barrier()
 
     def _bar(self, nsteps):
         if not self.progress or nsteps == 0:
@@ -198,11 +323,18 @@ class Simulation:
         return np.concatenate(t), np.concatenate(ids).astype(np.int64)
 
     def get(self, population, variable):
-        """Current values of a state variable of every neuron of a population."""
+        """Current values of a state variable of every neuron of a population (on every
+        rank: the blocks of all ranks in id order)."""
+        local = self._get_local(population, variable)
+        if self.comm.size == 1:
+            return local
+        return np.concatenate(self.comm.allgather(local))
+
+    def _get_local(self, population, variable):
         lay = self.built.layouts[population]
         self.backend.sync_to_host()
-        sl = slice(lay.n0, lay.n0 + lay.size)
-        if self.spec.kind == "ltc" and variable == "v":
+        sl = slice(lay.n0, lay.n0 + lay.count)
+        if self.spec.kind == "ltc" and variable in ("v", "h"):  # h: cfc populations
             return self.backend.V[sl].copy()
         model = get_model(lay.model)
         if variable == "V_m":
@@ -240,7 +372,7 @@ class Simulation:
                     x = parse_quantity(value, dim)
                 except UnitError as exc:
                     raise SpecError("Simulation.set", f"{population}.{name}", str(exc)) from None
-                sl = slice(lay.n0, lay.n0 + lay.size)
+                sl = slice(lay.n0, lay.n0 + lay.count)
                 if name == "V_m":
                     self.backend.V[sl] = x
                 else:
@@ -272,11 +404,52 @@ class Simulation:
         """Per recorded population: spikes and mean rate (Hz) over the simulated time."""
         T = self.sim_time * 1e-3
         out = {}
+        counts = self.spike_counts
+        if self.comm.size > 1:
+            counts = {p: self.comm.allreduce(c) for p, c in counts.items()}
         for pop in self._spike_pops:
             n = self.built.layouts[pop].size
-            c = self.spike_counts[pop]
+            c = counts[pop]
             out[pop] = {"neurons": n, "spikes": c, "rate_hz": c / (n * T) if T > 0 else 0.0}
         return out
+
+
+def _agree(comm, fn):
+    """Call ``fn`` on every rank; if it raises on any rank, raise on every rank (the
+    lowest failing rank's error), so that no rank is left waiting in a collective."""
+    err = None
+    try:
+        out = fn()
+    except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+        err = exc
+    if comm.size == 1:
+        if err is not None:
+            raise err
+        return out
+    errors = comm.allgather(None if err is None else (type(err).__name__, str(err)))
+    for r, e in enumerate(errors):
+        if e is not None:
+            if err is not None and r == comm.rank:
+                raise err
+            raise RankError(r, *e)
+    return out
+
+
+class RankError(Exception):
+    """An error raised on another rank (re-raised here so that every rank stops)."""
+
+    def __init__(self, rank, kind, message):
+        super().__init__(message)
+        self.rank, self.kind = rank, kind
+
+
+def _global_delays(comm, b):
+    """The exchange interval and ring length must hold on every rank: the minimum and
+    maximum delay over the whole network."""
+    big = 1 << 30
+    dmin = comm.allreduce(b.min_delay if b.n_synapses else big, "min")
+    b.min_delay = 1 if dmin == big else int(dmin)
+    b.max_delay = int(comm.allreduce(b.max_delay, "max"))
 
 
 def default_output(path):

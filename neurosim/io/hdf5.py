@@ -14,9 +14,16 @@ root attributes: ``neurosim_version``, ``dt``, ``seed``, ``backend``, ``ranks``,
 A sample stamped ``t`` is the state at the end of the step ``(t - dt, t]``; a spike is
 stamped at the end of the step in which it happened (NEST's conventions).
 
+Under MPI each rank writes ``<output stem>.rank<r>.h5`` (h5py's wheels have no
+parallel HDF5); at the end of every run rank 0 writes the output itself
+(:func:`merge_ranks`): the spikes of all ranks merged into one time-sorted dataset per
+population, and each report as a virtual dataset over the rank files in node order, so
+readers open one file.  The rank files must stay beside it: :func:`open_recording`
+refuses a file whose virtual sources are missing (HDF5 would read fill values).
+
 The writer appends a chunk every few hundred steps and flushes at least every
 ``FLUSH_SECONDS`` of wall-clock time and at the end of every run.  The file is
-written with ``libver="latest"`` in SWMR mode, so every flushed chunk stays readable
+written with ``libver=("v110", "latest")`` in SWMR mode, so every flushed chunk stays readable
 after a crash: open such a file with ``h5py.File(path, "r", swmr=True)``
 (:func:`open_recording` does this when a plain open fails).
 """
@@ -32,6 +39,10 @@ import numpy as np
 #: Appended chunks are flushed (made durable) at least this often (wall-clock seconds)
 #: and at the end of every run; a flush per chunk cost CUBA half its simulation time.
 FLUSH_SECONDS = 0.5
+
+#: File format bounds: v110 at least (SWMR), not newer than readers built on HDF5 1.14
+#: (libsonata's wheels) can decode; h5py's own "latest" on HDF5 2 is not.
+LIBVER = ("v110", "latest")
 
 SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
 
@@ -54,16 +65,25 @@ def check_output(path, overwrite):
         raise OutputError(f"{path}: folder {folder} is not writable")
 
 
-class Writer:
-    """Streams spikes and state samples of one simulation into one HDF5 file."""
+def rank_file(output, rank):
+    """The file rank ``rank`` records to, beside ``output``."""
+    stem, ext = os.path.splitext(os.fspath(output))
+    return f"{stem}.rank{rank}{ext or '.h5'}"
 
-    def __init__(self, path, spec, backend, spike_pops, record_plan, units, version):
+
+class Writer:
+    """Streams spikes and state samples of one simulation (or one rank) into one HDF5
+    file."""
+
+    def __init__(
+        self, path, spec, backend, spike_pops, record_plan, units, version, rank=0, ranks=1
+    ):
         self.path = os.fspath(path)
         self.spike_pops = list(spike_pops)
         self.groups = record_plan.groups
         self.dt = spec.dt
         try:
-            f = h5py.File(self.path, "w", libver="latest")
+            f = h5py.File(self.path, "w", libver=LIBVER)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot create ({_why(exc)})") from None
         with f:
@@ -72,7 +92,8 @@ class Writer:
             a["dt"] = spec.dt
             a["seed"] = spec.seed
             a["backend"] = backend
-            a["ranks"] = 1
+            a["ranks"] = ranks
+            a["rank"] = rank
             a["complete"] = False
             a["t_stop"] = 0.0
             a["network"] = spec.source_text
@@ -92,7 +113,14 @@ class Writer:
                 g = rep.require_group(pop).create_group(var)
                 n = len(ids)
                 rows = max(1, min(1024, (1 << 20) // max(1, n)))
-                d = g.create_dataset("data", (0, n), dtype, maxshape=(None, n), chunks=(rows, n))
+                # a rank may own none of the recorded neurons: a (t, 0) dataset
+                d = g.create_dataset(
+                    "data",
+                    (0, n),
+                    dtype,
+                    maxshape=(None, n if n else None),
+                    chunks=(rows, max(n, 1)),
+                )
                 d.attrs["units"] = units(pop, var)
                 m = g.create_group("mapping")
                 m.create_dataset("node_ids", data=np.asarray(ids, np.uint64))
@@ -108,7 +136,7 @@ class Writer:
     # recording can be read between segments.
     def begin_segment(self):
         try:
-            self.f = h5py.File(self.path, "a", libver="latest")
+            self.f = h5py.File(self.path, "a", libver=LIBVER)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot open for writing ({_why(exc)})") from None
         self.f.attrs["complete"] = False
@@ -179,6 +207,96 @@ class Writer:
             self.f = None
 
 
+def merge_ranks(output, ranks, sizes, all_ids):
+    """Write ``output`` from the rank files of a run on ``ranks`` ranks (rank 0 only).
+
+    Parameters
+    ----------
+    output : str
+        The file users open.
+    ranks : int
+    sizes : dict of population -> number of neurons
+    all_ids : dict of (population, variable) -> ndarray of int64
+        The recorded ids of each report, in the order of the network file.
+    """
+    from ..parallel.partition import block
+
+    output = os.fspath(output)
+    files = [rank_file(output, r) for r in range(ranks)]
+    srcs = [h5py.File(f, "r", locking=False) for f in files]
+    try:
+        tmp = output + ".merging"
+        with h5py.File(tmp, "w", libver=LIBVER) as f:
+            for k, v in srcs[0].attrs.items():
+                if k != "rank":
+                    f.attrs[k] = v
+            f.attrs["complete"] = all(bool(x.attrs["complete"]) for x in srcs)
+            f.attrs["t_stop"] = min(float(x.attrs["t_stop"]) for x in srcs)
+            f.attrs["rank_files"] = [os.path.basename(x) for x in files]
+            sp = f.create_group("spikes")
+            for pop, g0 in srcs[0]["spikes"].items():
+                t = np.concatenate([x["spikes"][pop]["timestamps"][()] for x in srcs])
+                ids = np.concatenate([x["spikes"][pop]["node_ids"][()] for x in srcs])
+                order = np.lexsort((ids, t))  # the order of one process: time, then id
+                g = sp.create_group(pop)
+                for k, v in g0.attrs.items():
+                    g.attrs[k] = v
+                chunk = (max(1, min(65536, len(t))),)
+                d = g.create_dataset("timestamps", data=t[order], maxshape=(None,), chunks=chunk)
+                d.attrs["units"] = "ms"
+                g.create_dataset("node_ids", data=ids[order], maxshape=(None,), chunks=chunk)
+            rep = f.create_group("report")
+            for pop in srcs[0]["report"]:
+                for var, g0 in srcs[0]["report"][pop].items():
+                    ids = np.asarray(all_ids[(pop, var)], np.int64)
+                    # the columns each rank recorded: its block of the population
+                    cols = [
+                        np.nonzero((ids >= lo) & (ids < hi))[0]
+                        for lo, hi in (block(sizes[pop], r, ranks) for r in range(ranks))
+                    ]
+                    rows = [
+                        x["report"][pop][var]["data"].shape[0]
+                        for x, c in zip(srcs, cols, strict=True)
+                        if len(c)
+                    ]
+                    n_t = min(rows, default=0)
+                    d0 = g0["data"]
+                    layout = h5py.VirtualLayout((n_t, len(ids)), d0.dtype)
+                    for r, x in enumerate(srcs):
+                        pos = cols[r]
+                        if not len(pos) or not n_t:
+                            continue
+                        src = h5py.VirtualSource(
+                            os.path.basename(files[r]),
+                            f"report/{pop}/{var}/data",
+                            shape=x["report"][pop][var]["data"].shape,
+                            dtype=d0.dtype,
+                        )
+                        # runs of consecutive columns map as one block each
+                        cut = np.nonzero(np.diff(pos) != 1)[0] + 1
+                        c = 0
+                        for run in np.split(pos, cut):
+                            a, b = int(run[0]), int(run[-1]) + 1
+                            layout[:, a:b] = src[:n_t, c : c + (b - a)]
+                            c += b - a
+                    g = rep.require_group(pop).create_group(var)
+                    d = g.create_virtual_dataset("data", layout, fillvalue=np.nan)
+                    for k, v in d0.attrs.items():
+                        d.attrs[k] = v
+                    m = g.create_group("mapping")
+                    m.create_dataset("node_ids", data=ids.astype(np.uint64))
+                    m.create_dataset(
+                        "index_pointers", data=np.arange(len(ids) + 1, dtype=np.uint64)
+                    )
+                    m.create_dataset("element_ids", data=np.zeros(len(ids), np.uint32))
+                    tm = m.create_dataset("time", data=g0["mapping"]["time"][()])
+                    tm.attrs["units"] = "ms"
+    finally:
+        for x in srcs:
+            x.close()
+    os.replace(tmp, output)
+
+
 def _why(exc):
     text = str(exc)
     if "lock" in text.lower() or "already open" in text.lower():
@@ -205,13 +323,32 @@ class Recording:
             raise FileNotFoundError(f"{self.path}: no such recording")
         try:
             self._f = h5py.File(self.path, "r", locking=False)
-        except OSError:
+        except OSError as exc:
+            if "truncated" in str(exc).lower():
+                # a SWMR open would succeed, then retry reads past the end for minutes
+                raise OSError(f"{self.path}: truncated file ({exc})") from None
             # a writer was killed: the SWMR flags are still set; read what was flushed
             self._f = h5py.File(self.path, "r", swmr=True, locking=False)
         f = self._f
         self.attrs = {k: _py(v) for k, v in f.attrs.items()}
+        self._check_sources()
         self.spike_populations = list(f["spikes"]) if "spikes" in f else []
         self.report_populations = list(f["report"]) if "report" in f else []
+
+    def _check_sources(self):
+        """A merged run's reports read the rank files: refuse when one is missing
+        (HDF5 would silently read fill values)."""
+        names = self.attrs.get("rank_files")
+        if names is None:
+            return
+        folder = os.path.dirname(os.path.abspath(self.path))
+        missing = [n for n in list(names) if not os.path.exists(os.path.join(folder, _py(n)))]
+        if missing:
+            self._f.close()
+            raise OSError(
+                f"{self.path}: recorded on {len(names)} ranks; its reports read the rank "
+                f"files beside it, and {', '.join(map(_py, missing))} is missing"
+            )
 
     def close(self):
         self._f.close()
