@@ -48,6 +48,7 @@ from ..ltc.build import (
     T_X0,
     TILE,
 )
+from ..models.cfc import METHOD_ID as CFC_METHOD
 from ._numba_exp import pexp
 from .ltc_numpy import EPS_FUSED, LtcNumpyBackend
 
@@ -765,6 +766,8 @@ class LtcNumbaBackend(LtcNumpyBackend):
         }
 
     def advance_population(self, X, i0, i1, method, substeps, h, rtol, atol, out=None):
+        if method == CFC_METHOD:
+            return self.cfc[i0].step(X, h, out)
         if method == 5:
             return super().advance_population(X, i0, i1, method, substeps, h, rtol, atol)
         b = self.built

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.cfc import METHOD_ID as CFC_METHOD
 from .base import RecordPlan
+from .cfc_numpy import steppers as cfc_steppers
 from .numpy_backend import pexp
 
 EPS_FUSED = 1e-8  # ncps's epsilon in the fused solver's denominator
@@ -46,6 +48,7 @@ class LtcNumpyBackend:
         self._flat = {}
         self.gap_tgt = np.repeat(np.arange(self.N), np.diff(b.gptr))
         self.syn = np.zeros((1, self.N))  # no synaptic states; RecordPlan indexes row 0
+        self.cfc = cfc_steppers(b, self.name)  # CfC populations, by first index
 
     # -- coefficients ------------------------------------------------------------------
 
@@ -100,6 +103,8 @@ class LtcNumpyBackend:
 
     def advance_population(self, X, i0, i1, method, substeps, h, rtol, atol):
         """New values of neurons [i0, i1) after a step of length h (X is restored)."""
+        if method == CFC_METHOD:
+            return self.cfc[i0].step(X, h)
         b = self.built
         sl = slice(i0, i1)
         saved = X[sl].copy()

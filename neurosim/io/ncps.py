@@ -1,4 +1,7 @@
-"""ncps LTC models -> neurosim network files (``neurosim convert ncps``).
+"""ncps LTC and CfC models -> neurosim network files (``neurosim convert ncps``).
+
+:func:`convert` looks at the state dict and calls :func:`convert_ltc` or
+:func:`convert_cfc`; :func:`readout` applies ncps's output mapping to a recording.
 
 A trained ncps ``LTC`` (sequence module) or ``LTCCell`` is given by its state dict: a
 ``.pt`` file of ``state_dict()`` (read with ``torch.load(weights_only=True)``, so no
@@ -31,6 +34,8 @@ import os
 import numpy as np
 import yaml
 
+from ..models import cfc as CFC
+from ..models.cfc import looks_like_cfc
 from ..network.spec import SpecError
 
 LTC_KEYS = (
@@ -100,8 +105,8 @@ def _strip(sd):
 def _check(sd, path):
     missing = [k for k in LTC_KEYS if k not in sd]
     if missing:
-        if any(k.startswith(("ff1", "backbone", "layer_")) for k in sd):
-            raise SpecError(path, None, "this is an ncps CfC model; only LTC models convert so far")
+        if looks_like_cfc(sd):
+            raise SpecError(path, None, "this is an ncps CfC model: convert it with convert_cfc")
         raise SpecError(path, "state_dict", f"not an ncps LTC state dict: missing {missing}")
     N = np.asarray(sd["gleak"]).shape[0] if np.ndim(sd["gleak"]) == 1 else -1
     if N < 1:
@@ -270,8 +275,188 @@ def convert_ltc(
     return out_yaml
 
 
+def _read_inputs(inputs_path, K):
+    """``inputs`` [T, K] and ``elapsed`` [T] (or None) of a sequence file."""
+    if not os.path.isfile(inputs_path):
+        raise SpecError(inputs_path, None, "file not found")
+    try:
+        with np.load(inputs_path, allow_pickle=False) as z:
+            if "inputs" not in z.files:
+                raise SpecError(inputs_path, "inputs", "expected an array 'inputs' [T, K]")
+            seq = np.asarray(z["inputs"])
+            elapsed = np.asarray(z["elapsed"]) if "elapsed" in z.files else None
+    except SpecError:
+        raise
+    except Exception as exc:  # not an npz, pickled content ...
+        raise SpecError(inputs_path, None, f"cannot read: {exc}") from None
+    if seq.dtype.kind not in "fiu" or seq.ndim != 2 or seq.shape[1] != K:
+        raise SpecError(
+            inputs_path, "inputs", f"expected numbers of shape [T, {K}], got {seq.shape}"
+        )
+    seq = seq.astype(np.float64)
+    if elapsed is not None:
+        if elapsed.dtype.kind not in "fiu" or elapsed.shape != (seq.shape[0],):
+            raise SpecError(
+                inputs_path, "elapsed", f"expected shape ({seq.shape[0]},), got {elapsed.shape}"
+            )
+        elapsed = elapsed.astype(np.float64)
+        if not np.all(elapsed > 0):
+            raise SpecError(inputs_path, "elapsed", "expected positive elapsed times")
+    return seq, elapsed
+
+
+def convert_cfc(
+    model_path, out_yaml, inputs_path, mode=None, activation="lecun_tanh", state_dict=None
+):
+    """Write ``out_yaml``, ``<stem>_params.npz`` and ``<stem>_inputs.npz`` for an ncps CfC.
+
+    The network has the ``time_series`` population ``inputs`` and the ``cfc``
+    population ``cfc`` (:mod:`neurosim.models.cfc`) driven by it, recording ``h`` of every
+    unit after every step (``/report/cfc/h``; a wired cell's state in ncps's layer
+    order, inter | command | motor).  One ncps step is one tick of 1 ms; ``elapsed``
+    in the sequence file becomes ncps's timespans.
+
+    Parameters
+    ----------
+    model_path : str
+        ``.pt`` (read with weights_only) or ``.npz`` state dict of ``ncps.torch.CfC``
+        (keys ``rnn_cell.*``, ``lstm.*``, ``fc.*``) or of a ``CfCCell`` /
+        ``WiredCfCCell``; ignored when ``state_dict`` is given.
+    out_yaml : str
+        Network file to write.
+    inputs_path : str
+        ``.npz`` with ``inputs`` [T, K] and optionally ``elapsed`` [T] (time units).
+    mode : str, optional
+        ncps's ``mode`` (``default``, ``pure``, ``no_gate``): not stored in a state dict.
+        None: ``pure`` if the weights have ``w_tau`` and no ``ff2``, else ``default``.
+    activation : str
+        ncps's backbone activation (default ``lecun_tanh``, ncps's default).
+
+    Returns
+    -------
+    str
+        ``out_yaml``.
+    """
+    sd = _strip(state_dict) if state_dict is not None else load_state_dict(model_path)
+    for k, a in sd.items():
+        if np.asarray(a).dtype.kind not in "fiub":
+            raise SpecError(model_path, k, f"expected numbers, got dtype {np.asarray(a).dtype}")
+    sd = {k: np.asarray(v, np.float64) for k, v in sd.items()}
+    if mode is None:
+        mode = (
+            "pure"
+            if any(k.endswith("w_tau") for k in sd) and not any("ff2." in k for k in sd)
+            else "default"
+        )
+    if mode not in CFC.MODES:
+        raise SpecError(model_path, "mode", f"expected one of {', '.join(CFC.MODES)}, got {mode!r}")
+    if activation not in CFC.ACTIVATIONS:
+        raise SpecError(
+            model_path,
+            "activation",
+            f"expected one of {', '.join(CFC.ACTIVATIONS)}, got {activation!r}",
+        )
+    try:
+        cell = CFC.cell_from_state_dict(sd, mode, activation)
+    except CFC.CfcWeightError as exc:
+        raise SpecError(model_path, exc.key, f"{exc.message} (mode {mode})") from None
+    seq, elapsed = _read_inputs(inputs_path, cell.n_inputs)
+    base = os.path.splitext(out_yaml)[0]
+    pfile, sfile = base + "_params.npz", base + "_inputs.npz"
+    np.savez(pfile, **sd)
+    series = {"inputs": seq}
+    if elapsed is not None:
+        series["elapsed"] = elapsed
+    np.savez(sfile, **series)
+    P, S = os.path.basename(pfile), os.path.basename(sfile)
+    inp = {"file": S, "key": "inputs"}
+    if elapsed is not None:
+        inp["elapsed_key"] = "elapsed"
+    kind = "wired " if cell.wired else ""
+    doc = {
+        "name": os.path.basename(base),
+        "description": f"converted from the ncps {kind}CfC model "
+        f"{os.path.basename(str(model_path))} (mode {mode}, {len(cell.layers)} layer(s), "
+        f"{cell.size} units, {cell.n_inputs} inputs"
+        + (", mixed memory" if cell.lstm is not None else "")
+        + ")",
+        "simulation": {"dt": "1 ms", "duration": f"{seq.shape[0]} ms", "seed": 1},
+        "populations": {
+            "inputs": {"model": "time_series", "params": inp},
+            "cfc": {
+                "size": int(cell.size),
+                "model": "cfc",
+                "input": "inputs",
+                "params": {"file": P, "mode": mode, "activation": activation},
+            },
+        },
+        "record": {"state": [{"population": "cfc", "variables": ["h"], "interval": "1 ms"}]},
+    }
+    with open(out_yaml, "w") as fh:
+        fh.write("# Written by neurosim convert ncps; CfC weights in " + P + "\n")
+        yaml.safe_dump(doc, fh, sort_keys=False)
+    return out_yaml
+
+
+def convert(
+    model_path,
+    out_yaml,
+    inputs_path,
+    integrator="ltc_fused",
+    ode_unfolds=6,
+    implicit_constraints=True,
+    state_dict=None,
+    mode=None,
+    activation="lecun_tanh",
+):
+    """An ncps LTC or CfC model -> a network file: :func:`convert_ltc` or
+    :func:`convert_cfc`, by the keys of the state dict.  ``integrator``,
+    ``ode_unfolds`` and ``implicit_constraints`` apply to LTC models, ``mode`` and
+    ``activation`` to CfC models."""
+    sd = _strip(state_dict) if state_dict is not None else load_state_dict(model_path)
+    if looks_like_cfc(sd):
+        return convert_cfc(model_path, out_yaml, inputs_path, mode, activation, state_dict=sd)
+    return convert_ltc(
+        model_path,
+        out_yaml,
+        inputs_path,
+        integrator=integrator,
+        ode_unfolds=ode_unfolds,
+        implicit_constraints=implicit_constraints,
+        state_dict=sd,
+    )
+
+
 def readout(params_npz, v):
-    """ncps's output mapping of the motor neurons: ``v[:, :M] * output_w + output_b``."""
+    """ncps's output of a recorded trajectory, from the converter's parameter file.
+
+    LTC: ``v[:, :M] * output_w + output_b`` (the motor neurons, the first M).  CfC:
+    the state ``h`` (a wired cell: its last layer, the last M units), then ncps's
+    ``fc`` projection when the model has one (``proj_size``).
+
+    Parameters
+    ----------
+    params_npz : str
+        ``<stem>_params.npz`` written by :func:`convert`.
+    v : ndarray, shape (T, N)
+        Recorded ``/report/ltc/v`` or ``/report/cfc/h``.
+
+    Returns
+    -------
+    ndarray, shape (T, M)
+    """
     with np.load(params_npz, allow_pickle=False) as z:
-        ow, ob = z["output_w"], z["output_b"]
-    return v[:, : len(ow)] * ow + ob
+        if "output_w" in z.files:
+            ow, ob = z["output_w"], z["output_b"]
+            return v[:, : len(ow)] * ow + ob
+        layers = sorted(
+            int(k.split(".")[0][6:])
+            for k in z.files
+            if k.endswith("ff1.weight") and k.startswith("layer_")
+        )
+        y = np.asarray(v, np.float64)
+        if layers:
+            y = y[:, -z[f"layer_{layers[-1]}.ff1.weight"].shape[0] :]
+        if "fc.weight" in z.files:
+            y = y @ z["fc.weight"].T + z["fc.bias"]
+    return y

@@ -45,6 +45,7 @@ import numba as nb
 import numpy as np
 
 from .. import rng
+from ..models import cfc as CFC
 from ..models import ltc_neuron as M
 from ..network.build import PopulationLayout, _Projection, sample
 from ..network.spec import SpecError
@@ -246,7 +247,7 @@ def build_ltc(spec, targets_of=None, share=True) -> LtcBuilt:
     layouts, gid, n = {}, 0, 0
     for pop in spec.populations.values():
         lay = PopulationLayout(pop.name, pop.model, pop.kind, pop.size, gid)
-        if pop.kind == "ltc":
+        if pop.kind in ("ltc", "cfc"):  # cfc: the cell's state h, in V like v
             lay.n0 = n
             n += pop.size
         gid += pop.size
@@ -290,6 +291,12 @@ def build_ltc(spec, targets_of=None, share=True) -> LtcBuilt:
                 integ["atol"],
             )
         )
+    for pop in spec.populations.values():  # CfC cells: stepped by backends/cfc_*.py
+        if pop.kind == "cfc":
+            lay = layouts[pop.name]
+            h0 = _per_neuron(spec, pop, lay, CFC.STATE, pop.initial, rng.INITIAL)["h"]
+            V[lay.n0 : lay.n0 + pop.size] = h0
+            pops.append((pop.name, lay.n0, lay.n0 + pop.size, CFC.METHOD_ID, 1, 0.0, 0.0))
 
     b = LtcBuilt(
         spec=spec,

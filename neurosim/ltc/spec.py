@@ -1,8 +1,10 @@
 """Network files of graded (LTC) networks -> a validated spec.
 
-An LTC network has ``ltc_neuron`` populations, ``time_series`` input populations and
-projections with a ``synapse:`` (``ltc_synapse`` or ``gap_junction``); it cannot mix
-with spiking populations in one file.  Parameters take a constant, a distribution or
+An LTC network has ``ltc_neuron`` populations, ``cfc`` populations (CfC cells,
+:mod:`neurosim.models.cfc`, weights from a file, driven by the populations named in
+their ``input``), ``time_series`` input populations and projections with a
+``synapse:`` (``ltc_synapse`` or ``gap_junction``); it cannot mix with spiking
+populations in one file.  Parameters take a constant, a distribution or
 an array from a file (``{file: params.npz, key: w}``); connection files of the
 ``from_file`` rule may carry the synapse parameters as columns (w, gamma, mu, E_rev, g).
 """
@@ -15,9 +17,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..models import cfc as CFC
 from ..models import ltc_neuron as M
 from ..network.spec import (
     PopulationSpec,
+    SpecError,
     StateRecordSpec,
     _bool,
     _check_keys,
@@ -34,7 +38,7 @@ from ..network.spec import (
 )
 from ..units import dimension_of_unit
 
-LTC_MODELS = ("ltc_neuron", "time_series")
+LTC_MODELS = ("ltc_neuron", "cfc", "time_series")
 #: The default integrator: the accuracy-per-cost table (benchmarks/RESULTS.md, LTC
 #: section) shows the exponential midpoint ahead of the frozen closed form at equal
 #: cost on ncp19, C. elegans and a 1,000-neuron network (e.g. C. elegans, one substep:
@@ -169,10 +173,12 @@ def parse_population(ctx, name, obj, path):
             else _quantity(ctx, p["interval"], "time", _join(pp, "interval"))
         )
         return PopulationSpec(name, size, model, "series", params, {}, path)
+    if model == "cfc":
+        return parse_cfc(ctx, name, obj, path)
     if model != "ltc_neuron":
         raise ctx.err(
             _join(path, "model"),
-            f"a graded (LTC) network takes ltc_neuron and "
+            f"a graded (LTC) network takes ltc_neuron, cfc and "
             f"time_series populations, got {model!r}" + _suggest(model, LTC_MODELS),
         )
     _check_keys(
@@ -221,6 +227,101 @@ def parse_population(ctx, name, obj, path):
     }
     params["__integrator__"] = integrator
     return PopulationSpec(name, size, model, "ltc", params, initial, path)
+
+
+def parse_cfc(ctx, name, obj, path):
+    """A ``cfc`` population: a CfC cell whose weights come from ``params.file``."""
+    _check_keys(
+        ctx,
+        obj,
+        path,
+        ("size", "model", "params", "initial", "input"),
+        ("model", "params", "input"),
+    )
+    pp = _join(path, "params")
+    p = _mapping(ctx, obj["params"] or {}, pp)
+    _check_keys(ctx, p, pp, ("file", "mode", "activation", "dtype"), ("file",))
+    fp = _join(pp, "file")
+    if not isinstance(p["file"], str):
+        raise ctx.err(fp, f"expected the path of a weight file, got {_show(p['file'])}")
+    fpath = _resolve(ctx, p["file"])
+    if not os.path.isfile(fpath):
+        raise ctx.err(fp, f"file not found: {fpath}")
+    weights = _read_weights(ctx, fpath, fp)
+    choices = {"mode": CFC.MODES, "activation": CFC.ACTIVATIONS, "dtype": CFC.DTYPES}
+    for key, options in choices.items():
+        if key in p and p[key] not in options:
+            raise ctx.err(
+                _join(pp, key), f"unknown {key} {_show(p[key])}" + _suggest(p[key], options)
+            )
+    mode = p.get("mode")
+    if mode is None:  # not in a state dict; pure cells are recognisable by their keys
+        keys = {k.split("rnn_cell.", 1)[-1] for k in weights}
+        pure = any(k.endswith("w_tau") for k in keys) and not any("ff2." in k for k in keys)
+        mode = "pure" if pure else "default"
+    try:
+        cell = CFC.cell_from_state_dict(weights, mode, p.get("activation", "lecun_tanh"))
+    except CFC.CfcWeightError as exc:
+        raise ctx.err(fp, f"{fpath}: {exc} (mode {mode})") from None
+    size = cell.size
+    if "size" in obj and _int(ctx, obj["size"], _join(path, "size"), 1) != size:
+        raise ctx.err(_join(path, "size"), f"the cell in {fpath} has {size} units")
+    inputs = obj["input"] if isinstance(obj["input"], list) else [obj["input"]]
+    if not inputs or not all(isinstance(x, str) for x in inputs):
+        raise ctx.err(_join(path, "input"), "expected a population name or a list of them")
+    initial = {}
+    raw = _mapping(ctx, obj.get("initial", {}) or {}, _join(path, "initial"))
+    for k, v in raw.items():
+        ip = _join(_join(path, "initial"), k)
+        if k not in CFC.STATE:
+            raise ctx.err(ip, "unknown state of cfc" + _suggest(k, CFC.STATE))
+        initial[k] = _param(ctx, v, "dimensionless", ip)
+        _check_len(ctx, initial[k], size, "unit", ip)
+    params = {
+        "file": fpath,
+        "cell": cell,
+        "mode": mode,
+        "activation": cell.activation,
+        "dtype": p.get("dtype", "float64"),
+        "input": inputs,
+    }
+    return PopulationSpec(name, size, "cfc", "cfc", params, initial, path)
+
+
+def _read_weights(ctx, fpath, field):
+    """A weight file's arrays: a state dict as .pt (weights only) or .npz / .h5."""
+    if os.path.splitext(fpath)[1].lower() in (".pt", ".pth"):
+        from ..io.ncps import load_state_dict
+
+        try:
+            return load_state_dict(fpath)
+        except SpecError as exc:
+            raise ctx.err(field, f"{fpath}: {exc.message}") from None
+    from ..io.connections import read_table
+
+    return read_table(fpath, ctx.file, field)
+
+
+def _check_cfc_inputs(ctx, pops):
+    """Every cfc population's ``input`` names populations with as many values as the
+    cell has inputs (their values at the start of each step, in the order given)."""
+    for p in pops.values():
+        if p.kind != "cfc":
+            continue
+        ip = _join(p.field, "input")
+        n = 0
+        for src in p.params["input"]:
+            if src not in pops or src == p.name:
+                others = [q for q in pops if q != p.name]
+                raise ctx.err(ip, f"unknown input population {src!r}" + _suggest(src, others))
+            n += pops[src].size
+        K = p.params["cell"].n_inputs
+        if n != K:
+            raise ctx.err(
+                ip,
+                f"{' + '.join(p.params['input'])} give {n} values; the cell in "
+                f"{p.params['file']} takes {K} inputs",
+            )
 
 
 def _values_min(v):
@@ -308,10 +409,12 @@ def parse_projections(ctx, doc, pops):
 
 def parse_record(ctx, doc, pops, dt):
     rec = doc.get("record", None)
-    ltc = [p for p in pops if pops[p].kind == "ltc"]
+    ltc = [p for p in pops if pops[p].kind in ("ltc", "cfc")]
+    var = {p: ("h" if pops[p].kind == "cfc" else "v") for p in ltc}
     if rec is None:
         return [], [
-            StateRecordSpec(p, ["v"], np.arange(pops[p].size), dt, "float64", "record") for p in ltc
+            StateRecordSpec(p, [var[p]], np.arange(pops[p].size), dt, "float64", "record")
+            for p in ltc
         ]
     _mapping(ctx, rec, "record")
     _check_keys(ctx, rec, "record", ("state", "spikes"))
@@ -319,7 +422,9 @@ def parse_record(ctx, doc, pops, dt):
         raise ctx.err("record.spikes", "graded (LTC) neurons do not spike; record state: v")
     out, seen = [], {}
     model = SimpleNamespace(name="ltc_neuron", state=M.STATE)
+    cfc = SimpleNamespace(name="cfc", state=CFC.STATE)
     for i, entry in enumerate(rec.get("state", []) or []):
+        pop = entry.get("population") if isinstance(entry, dict) else None
         out.append(
             parse_state_record(
                 ctx,
@@ -327,10 +432,10 @@ def parse_record(ctx, doc, pops, dt):
                 f"record.state[{i}]",
                 pops,
                 ltc,
-                lambda _pop: model,
+                lambda p: cfc if pops[p].kind == "cfc" else model,
                 dt,
                 seen,
-                default_variables=["v"],
+                default_variables=[var.get(pop, "v") if isinstance(pop, str) else "v"],
             )
         )
     return [], out
@@ -341,8 +446,9 @@ def build_ltc_spec(ctx, doc, name, dt, duration, seed, path, text):
     pops = {}
     for pname, obj in raw.items():
         pops[pname] = parse_population(ctx, pname, obj, f"populations.{pname}")
-    if not any(p.kind == "ltc" for p in pops.values()):
-        raise ctx.err("populations", "expected at least one ltc_neuron population")
+    if not any(p.kind in ("ltc", "cfc") for p in pops.values()):
+        raise ctx.err("populations", "expected at least one ltc_neuron or cfc population")
+    _check_cfc_inputs(ctx, pops)
     for p in pops.values():
         if p.kind == "series":
             iv = p.params["interval"] if p.params["interval"] is not None else dt
