@@ -22,6 +22,7 @@ import yaml
 from ..models import MODEL_NAMES, get_model
 from ..models.devices import DEVICES
 from ..units import UnitError, describe, dimension_of_unit, parse_quantity
+from . import scaling
 
 MAX_SIZE = 2_000_000_000
 MAX_DEPTH = 64
@@ -151,6 +152,7 @@ class NetworkSpec:
     base_dir: str = "."
     warnings: list = field(default_factory=list)
     kind: str = "spiking"  # or "ltc" (graded networks, neurosim.ltc)
+    scale: dict = field(default_factory=dict)  # what a `scale` section did (network.scaling)
 
     @property
     def neuron_populations(self):
@@ -527,7 +529,10 @@ def _check_neuron_params(ctx, m, params, path):
             raise ctx.err(_join(path, name), "expected t_ref >= 0")
 
 
-def _parse_rule(ctx, rule, path):
+def _parse_rule(ctx, rule, path, total_from_p=False):
+    """A rule and its arguments; ``total_from_p`` lets ``fixed_total_number`` take ``p``
+    (the microcircuit's connection probability, turned into ``n`` per target population
+    by :func:`_parse_projections`)."""
     p = _join(path, "rule")
     if isinstance(rule, str):
         name, args = rule, {}
@@ -540,10 +545,15 @@ def _parse_rule(ctx, rule, path):
         raise ctx.err(p, f"expected a rule name or {{rule: {{args}}}}, got {_show(rule)}")
     if name not in RULES:
         raise ctx.err(p, f"unknown rule '{name}'" + _suggest(name, RULES))
-    allowed = tuple(RULES[name]) + RULE_FLAGS + (("pre", "post") if name == "from_file" else ())
-    _check_keys(ctx, args, _join(p, name), allowed, tuple(RULES[name]))
+    arg_kinds = RULES[name]
+    if name == "fixed_total_number" and total_from_p and "p" in args:
+        if "n" in args:
+            raise ctx.err(_join(p, name), "give n (synapses) or p (probability), not both")
+        arg_kinds = {"p": "dimensionless"}
+    allowed = tuple(arg_kinds) + RULE_FLAGS + (("pre", "post") if name == "from_file" else ())
+    _check_keys(ctx, args, _join(p, name), allowed, tuple(arg_kinds))
     out = {}
-    for key, kind in RULES[name].items():
+    for key, kind in arg_kinds.items():
         ap = _join(_join(p, name), key)
         if kind == "int":
             out[key] = _int(ctx, args[key], ap, 0)
@@ -583,7 +593,7 @@ def _parse_projections(ctx, doc, pops, dt):
         posts = obj["post"] if isinstance(obj["post"], list) else [obj["post"]]
         if not posts:
             raise ctx.err(_join(path, "post"), "expected at least one population")
-        rule, rule_args, flags = _parse_rule(ctx, obj["rule"], path)
+        rule, rule_args, flags = _parse_rule(ctx, obj["rule"], path, total_from_p=True)
         for k in RULE_FLAGS:
             if k in obj:
                 flags[k] = _bool(ctx, obj[k], _join(path, k))
@@ -639,6 +649,8 @@ def _parse_projections(ctx, doc, pops, dt):
                     f"one_to_one needs equal sizes, got "
                     f"{pre} ({prepop.size}) and {post} ({postpop.size})",
                 )
+            if rule == "fixed_total_number" and "p" in rule_args:
+                rule_args = _total_from_p(ctx, rule_args, prepop, postpop, path)
             if rule == "fixed_total_number" and not flags.get("allow_multapses", True):
                 raise ctx.err(
                     _join(path, "rule"),
@@ -688,6 +700,19 @@ def _parse_projections(ctx, doc, pops, dt):
             if p.name in dup:
                 p.name = f"{p.name}#{p.index}"
     return out
+
+
+def _total_from_p(ctx, args, prepop, postpop, path):
+    """``{fixed_total_number: {p}}`` -> ``n`` (rounded) and ``n_full`` for one target."""
+    p = args["p"]
+    if p >= 1.0 or (p > 0.0 and prepop.size * postpop.size < 2):
+        raise ctx.err(
+            _join(path, "rule.fixed_total_number.p"),
+            f"expected p < 1 and more than one pair of neurons, got p = {p} for "
+            f"{prepop.size} x {postpop.size} neurons",
+        )
+    n_full = scaling.total_number_from_probability(p, prepop.size, postpop.size)
+    return {"p": p, "n": round(n_full), "n_full": n_full}
 
 
 def _parse_neurons(ctx, raw, size, path):
@@ -845,7 +870,7 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
         ctx,
         doc,
         "",
-        ("name", "simulation", "populations", "projections", "record", "description"),
+        ("name", "simulation", "populations", "projections", "record", "description", "scale"),
         ("populations",),
     )
     name = doc.get("name", os.path.splitext(os.path.basename(str(path)))[0])
@@ -859,6 +884,8 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     from ..ltc.spec import build_ltc_spec, is_ltc
 
     if is_ltc(doc):
+        if "scale" in doc:
+            raise ctx.err("scale", "scale applies to spiking networks, not ltc_neuron ones")
         for pname in raw:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", str(pname)):
                 raise ctx.err(
@@ -872,8 +899,13 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     if not any(p.kind == "neuron" for p in pops.values()):
         raise ctx.err("populations", "expected at least one neuron population")
     projections = _parse_projections(ctx, doc, pops, dt)
+    scale = {}
+    if "scale" in doc:  # N and K scaling (NEST's microcircuit), network/scaling.py
+        projections, scale = scaling.apply_scale(ctx, doc["scale"], pops, projections)
     spikes, states = _parse_record(ctx, doc, pops, dt)
-    return make_spec(ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text)
+    spec = make_spec(ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text)
+    spec.scale = scale
+    return spec
 
 
 def load(path, overrides=None) -> NetworkSpec:
