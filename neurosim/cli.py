@@ -214,8 +214,8 @@ def _run(args):
         tot = [comm.allreduce(x) for x in (b.n_neurons, b.n_synapses, len(b.pois_target))]
         extra = f"{tot[2]} Poisson inputs"
     else:
-        tot = [b.n_neurons, b.n_synapses]
-        extra = f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels"
+        tot = [b.n_neurons, comm.allreduce(b.n_synapses)]
+        extra = f"{comm.allreduce(b.n_gap)} gap-junction directions, {b.n_inputs} input channels"
     if talk:
         ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
         print(

@@ -90,15 +90,25 @@ class Simulation:
             from .backends.ltc_numpy import ltc_record_plan
             from .ltc.build import build_ltc
 
-            self.built = build_ltc(spec)
-            self.plan = ltc_record_plan(self.built, spec.record_state)
+            if comm.size > 1:
+                self.built, self.plan = _agree(comm, lambda: _build_ltc_rank(spec, comm))
+            else:
+                self.built = build_ltc(spec)
+                self.plan = ltc_record_plan(self.built, spec.record_state)
         else:
             self.built = _agree(comm, lambda: build(spec, part=self.part))
             if comm.size > 1:
                 _global_delays(comm, self.built)
             self.plan = RecordPlan(self.built, spec.record_state)
         self.build_time = time.perf_counter() - t0
-        self.backend = backend_cls(self.built, self.plan)
+        if spec.kind == "ltc" and comm.size > 1:
+            from .backends.ltc_mpi import LtcMpiBackend
+
+            if backend != "numba":
+                raise SpecError("--backend", backend, "graded networks on ranks need numba")
+            self.backend = _agree(comm, lambda: LtcMpiBackend(self.built, self.plan, comm))
+        else:
+            self.backend = backend_cls(self.built, self.plan)
         self.backend_name = backend
         self.progress = progress and comm.rank == 0
         self.step = 0
@@ -274,7 +284,10 @@ class Simulation:
         comm.barrier()
         if comm.rank == 0:
             sizes = {p.name: p.size for p in self.spec.populations.values()}
-            merge_ranks(self.output, comm.size, sizes, self.plan.all_ids)
+            range_of = None
+            if self.spec.kind == "ltc":
+                from .parallel.ltc_exchange import ltc_range as range_of
+            merge_ranks(self.output, comm.size, sizes, self.plan.all_ids, range_of)
         comm.barrier()
 
     def _bar(self, nsteps):
@@ -335,7 +348,8 @@ class Simulation:
         self.backend.sync_to_host()
         sl = slice(lay.n0, lay.n0 + lay.count)
         if self.spec.kind == "ltc" and variable in ("v", "h"):  # h: cfc populations
-            return self.backend.V[sl].copy()
+            # graded networks keep V at full length; a rank owns [n0 + lo, n0 + hi)
+            return self.backend.V[lay.n0 + lay.lo : lay.n0 + lay.lo + lay.count].copy()
         model = get_model(lay.model)
         if variable == "V_m":
             return self.backend.V[sl].copy()
@@ -441,6 +455,32 @@ class RankError(Exception):
     def __init__(self, rank, kind, message):
         super().__init__(message)
         self.rank, self.kind = rank, kind
+
+
+def _build_ltc_rank(spec, comm):
+    """A graded network's part on this rank: its chunks of every population's targets
+    (:func:`neurosim.parallel.ltc_exchange.ltc_range`), and a record plan over them."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from .backends.ltc_numpy import ltc_record_plan
+    from .ltc.build import build_ltc
+    from .parallel.ltc_exchange import ltc_range
+
+    def targets_of(_name, size):
+        return np.arange(*ltc_range(size, comm.rank, comm.size), dtype=np.int64)
+
+    b = build_ltc(spec, targets_of=targets_of)
+    for lay in b.layouts.values():
+        if lay.kind in ("ltc", "cfc"):
+            lay.lo, hi = ltc_range(lay.size, comm.rank, comm.size)
+            lay.count = hi - lay.lo
+    # V is indexed globally here: record from n0 + id (RecordPlan subtracts lo)
+    view = SimpleNamespace(
+        dt=b.dt,
+        layouts={k: dataclasses.replace(v, n0=v.n0 + v.lo) for k, v in b.layouts.items()},
+    )
+    return b, ltc_record_plan(view, spec.record_state)
 
 
 def _global_delays(comm, b):

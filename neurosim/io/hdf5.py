@@ -207,7 +207,7 @@ class Writer:
             self.f = None
 
 
-def merge_ranks(output, ranks, sizes, all_ids):
+def merge_ranks(output, ranks, sizes, all_ids, range_of=None):
     """Write ``output`` from the rank files of a run on ``ranks`` ranks (rank 0 only).
 
     Parameters
@@ -218,8 +218,13 @@ def merge_ranks(output, ranks, sizes, all_ids):
     sizes : dict of population -> number of neurons
     all_ids : dict of (population, variable) -> ndarray of int64
         The recorded ids of each report, in the order of the network file.
+    range_of : callable, optional
+        ``range_of(size, rank, ranks) -> (lo, hi)``, the ids a rank owns
+        (default: :func:`neurosim.parallel.partition.block`).
     """
     from ..parallel.partition import block
+
+    range_of = range_of or block
 
     output = os.fspath(output)
     files = [rank_file(output, r) for r in range(ranks)]
@@ -252,7 +257,7 @@ def merge_ranks(output, ranks, sizes, all_ids):
                     # the columns each rank recorded: its block of the population
                     cols = [
                         np.nonzero((ids >= lo) & (ids < hi))[0]
-                        for lo, hi in (block(sizes[pop], r, ranks) for r in range(ranks))
+                        for lo, hi in (range_of(sizes[pop], r, ranks) for r in range(ranks))
                     ]
                     rows = [
                         x["report"][pop][var]["data"].shape[0]

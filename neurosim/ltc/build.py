@@ -577,7 +577,10 @@ def _synapses(b, spec, layouts, targets_of, share):
             chem.append(_Chem(spec, proj, pre, post, lp, lq, targets, share))
             b.projection_info.append(None)  # filled below
             continue
-        # gap junctions: collected whole (small), CSR by target
+        # gap junctions: collected whole (small), CSR by target; both directions act,
+        # so a junction onto a neuron elsewhere may act on a local one: all are drawn
+        # and the local targets kept below
+        targets = np.arange(post.size, dtype=np.int64)
         helper = _Projection(spec, proj, pre, post, lp, lq, targets)
         if proj.rule == "from_file":
             from ..io.connections import read_connections
@@ -642,6 +645,13 @@ def _synapses(b, spec, layouts, targets_of, share):
     if gap["tgt"]:
         tgt = np.concatenate(gap["tgt"])
         o = np.lexsort((np.concatenate(gap["order"]), tgt))  # stable within a projection
+        if targets_of is not None:
+            local = np.zeros(N, bool)
+            for pop in spec.populations.values():
+                if layouts[pop.name].n0 >= 0 and pop.kind in ("ltc", "cfc"):
+                    t_loc = np.asarray(targets_of(pop.name, pop.size), np.int64)
+                    local[layouts[pop.name].n0 + t_loc] = True
+            o = o[local[tgt[o]]]
         tgt = tgt[o]
         b.gptr = np.zeros(N + 1, np.int64)
         np.cumsum(np.bincount(tgt, minlength=N), out=b.gptr[1:])

@@ -39,6 +39,7 @@ CASES = {
     "cuba": (net("cuba"), ["record.state=[{population: E, variables: [V_m]}]"], "300 ms"),
     "coba": (net("coba"), [], "300 ms"),
     "mixed": (os.path.join(ROOT, "tests", "data", "mixed.yaml"), [], "200 ms"),
+    "celegans": (net("celegans"), [], "30 ms"),
 }
 
 
@@ -50,15 +51,20 @@ def run(case, outdir, path=None, overrides=(), duration=None):
     sim = neurosim.Simulation(spec, output=out, overwrite=True)
     half = neurosim.units.parse_quantity(duration or dur0, "time") / 2
     sim.run(half)
-    first = spec.neuron_populations[0].name
-    state = sim.get(first, "V_m")
+    ltc = spec.kind == "ltc"
+    first = next(p.name for p in spec.populations.values() if p.kind in ("neuron", "ltc"))
+    state = sim.get(first, "v" if ltc else "V_m")
     sim.run(half)
     b = sim.built
+    owned = np.nonzero(sim.backend.owned)[0] if ltc and comm.size > 1 else None
     np.savez(
         os.path.join(outdir, f"{case}.part{comm.rank}.npz"),
-        neuron_gid=b.neuron_gid,
-        n_synapses=b.n_synapses,
-        src_gids=b.src_gids,
+        # graded networks: the neurons this rank advances (V is global there)
+        neuron_gid=b.neuron_gid
+        if not ltc
+        else (owned if owned is not None else np.arange(b.n_neurons)),
+        n_synapses=b.n_synapses + (b.n_gap if ltc else 0),
+        src_gids=b.src_gids if not ltc else np.zeros(0, np.int64),
         exchanges=sim.exchanges,
     )
     summary = sim.summary()  # collective: every rank calls it

@@ -23,7 +23,17 @@ from ..network.test_build_partition import RULES_NET
 pytestmark = pytest.mark.mpi
 
 RANKS = (1, 2, 3, 4)
-CASES = ("brunel2000", "cuba", "coba", "mixed", "rules")
+SPIKING = ("brunel2000", "cuba", "coba", "mixed")
+#: graded networks: celegans and random two-population networks, one per integrator
+GRADED = (
+    "celegans",
+    "ltc_exp_midpoint",
+    "ltc_rk4",
+    "ltc_ltc_fused",
+    "ltc_euler",
+    "ltc_closed_form",
+)
+CASES = (*SPIKING, "rules", *GRADED)
 #: run-time attributes, allowed to differ between runs
 RUNTIME_ATTRS = {"ranks", "rank", "rank_files"}
 
@@ -76,13 +86,30 @@ def rules_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, rules_dir):
+def ltc_dir(tmp_path_factory):
+    """Random graded networks (every kind of projection, gap junctions, an input series)
+    whose populations span several chunks of targets, one per integrator."""
+    from ..ltc.test_ltc_shared import _mixed_net
+
+    d = tmp_path_factory.mktemp("ltc")
+    paths = {}
+    for case in GRADED[1:]:
+        sub = d / case
+        sub.mkdir()
+        method = case.removeprefix("ltc_")
+        paths[case] = _mixed_net(sub, method=method, na=300, nb=260, T=40)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, rules_dir, ltc_dir):
     out = {}
     script = os.path.join(ROOT, "tests", "parallel", "mpi_cases.py")
     for n in RANKS:
         d = tmp_path_factory.mktemp(f"ranks{n}")
         t = time.perf_counter()
-        cases = [*CASES[:-1], f"rules={rules_dir / 'rules.yaml'}"]
+        cases = [*SPIKING, "celegans", f"rules={rules_dir / 'rules.yaml'}"]
+        cases += [f"{c}={p}" for c, p in ltc_dir.items()]
         p = launch(n, sys.executable, script, str(d), *cases)
         assert p.returncode == 0, p.stderr[-3000:]
         out[n] = (d, time.perf_counter() - t)
@@ -109,7 +136,8 @@ def test_merged_file_equals_one_rank(runs, case, n):
     ):
         da, db = _datasets(a), _datasets(b)
         assert sorted(da) == sorted(db)
-        assert any(k.startswith("spikes/") and v.shape[0] > 0 for k, v in da.items())
+        kind = "report/" if case in GRADED else "spikes/"
+        assert any(k.startswith(kind) and v.shape[0] > 0 for k, v in da.items())
         for name, x in da.items():
             y = db[name]
             assert x.dtype == y.dtype, name
@@ -123,7 +151,7 @@ def test_merged_file_equals_one_rank(runs, case, n):
             assert any(v.is_virtual for v in db.values())
     # what users call reads the merged file unchanged
     with neurosim.open(runs[n][0] / f"{case}.h5") as rec:
-        assert rec.spike_populations
+        assert rec.spike_populations or rec.report_populations
 
 
 @pytest.mark.parametrize("n", RANKS[1:])
@@ -148,7 +176,7 @@ def test_ranks_hold_disjoint_blocks(runs, case, n):
     for p in parts:
         # a rank keeps rows only for sources with local targets
         assert set(p["src_gids"].tolist()) <= set(one["src_gids"].tolist())
-    if n > 1:
+    if n > 1 and len(one["neuron_gid"]) > 128 * n:
         assert max(len(p["neuron_gid"]) for p in parts) < len(one["neuron_gid"])
 
 
