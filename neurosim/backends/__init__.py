@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 
 _REGISTRY = {
-    "numpy": ("neurosim.backends.numpy_backend", "NumpyBackend", "numpy"),
-    "numba": ("neurosim.backends.numba_backend", "NumbaBackend", "numba"),
+    # the plastic subclasses build the plain backend for networks without plasticity
+    "numpy": ("neurosim.backends.plastic_numpy", "PlasticNumpyBackend", "numpy"),
+    "numba": ("neurosim.backends.plastic_numba", "PlasticNumbaBackend", "numba"),
 }
 #: The same backends for graded (LTC) networks.
 _LTC = {

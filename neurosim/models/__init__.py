@@ -7,19 +7,35 @@
 
 from __future__ import annotations
 
-from . import iaf_cond_alpha, iaf_cond_exp, iaf_psc_alpha, iaf_psc_delta, iaf_psc_exp
+from . import (
+    iaf_cond_alpha,
+    iaf_cond_exp,
+    iaf_psc_alpha,
+    iaf_psc_delta,
+    iaf_psc_exp,
+    parrot_neuron,
+)
 from .base import THRESHOLD_PARAMS, Entry, NeuronModel, Propagator
 
 _ALL = tuple(
-    m.MODEL for m in (iaf_psc_delta, iaf_psc_exp, iaf_psc_alpha, iaf_cond_exp, iaf_cond_alpha)
+    m.MODEL
+    for m in (
+        iaf_psc_delta,
+        iaf_psc_exp,
+        iaf_psc_alpha,
+        iaf_cond_exp,
+        iaf_cond_alpha,
+    )
 )
+#: Relays without dynamics (registered by name, outside the propagator tests).
+_RELAYS = (parrot_neuron.MODEL,)
 
 #: Canonical model names, one per model.
 MODEL_NAMES: tuple[str, ...] = tuple(m.name for m in _ALL)
 
 #: Every accepted name (canonical and alias) -> model.
 MODELS: dict[str, NeuronModel] = {}
-for _m in _ALL:
+for _m in _ALL + _RELAYS:
     for _name in (_m.name, *_m.aliases):
         if _name in MODELS:
             raise RuntimeError(f"duplicate model name {_name!r}")

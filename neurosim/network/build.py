@@ -145,6 +145,9 @@ class Built:
     n_synapses: int = 0
     rank: int = 0
     n_ranks: int = 1
+    # plastic projections (neurosim.plasticity.build): arrays by source, post history
+    plastic: list = field(default_factory=list)
+    plastic_history: object = None
 
 
 def _pop_params(spec, pop, model, layout):
@@ -450,6 +453,7 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
 
     # ---- synapses
     recurrent = []  # (_Projection, post model), scattered into the CSR by _fill_csr
+    plastic = []  # (_Projection, post model) with a plastic synapse model
     counts = np.zeros(b.n_gids + 1, np.int64)
     pois = {"target": [], "weight": [], "delay": [], "gen": [], "key": []}
     cur = {"target": [], "weight": [], "delay": [], "gen": [], "key": []}
@@ -458,12 +462,18 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
         pre, post = spec.populations[proj.pre], spec.populations[proj.post]
         lp, lq = layouts[proj.pre], layouts[proj.post]
         model = get_model(post.model)
+        if post.model == "parrot_neuron" and proj.synapse is None:
+            proj = _parrot_input(proj)  # NEST's parrot ignores the weight
         targets = (
             np.arange(lq.lo, lq.lo + lq.count, dtype=np.int64)
             if targets_of is None
             else np.asarray(targets_of(post.name, post.size), np.int64)
         )
         pj = _Projection(spec, proj, pre, post, lp, lq, targets)
+        if proj.synapse is not None:  # plastic: neurosim.plasticity.build
+            plastic.append((pj, model))
+            b.projection_info.append((proj.name, proj.pre, proj.post, -1))
+            continue
         if pre.kind not in ("current", "poisson"):
             # recurrent: count per source now, scatter in a second pass (below)
             n_syn = 0
@@ -513,8 +523,24 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
 
     _fill_csr(b, recurrent, counts)
     _finish_devices(b, pois, cur)
+    if plastic:
+        from ..plasticity.build import build_plastic
+
+        build_plastic(b, plastic)
+        b.projection_info = [
+            (n, a, z, sum(p.n_synapses for p in b.plastic if p.name == n) if c < 0 else c)
+            for n, a, z, c in b.projection_info
+        ]
     _spike_generators(b, emit=part.rank == 0)
     return b
+
+
+def _parrot_input(proj):
+    """A static projection onto parrot neurons: weight 1 (one spike), port ``ex``
+    unless ``in`` (NEST's port 1, ignored) is named."""
+    import dataclasses
+
+    return dataclasses.replace(proj, weight=Value("const", (1.0,)), receptor=proj.receptor or "ex")
 
 
 def _K():

@@ -21,6 +21,7 @@ import yaml
 
 from ..models import MODEL_NAMES, get_model
 from ..models.devices import DEVICES
+from ..plasticity.spec import NEURON_EXTRA_PARAMS, SynapseSpec, parse_synapse
 from ..units import UnitError, describe, dimension_of_unit, parse_quantity
 from . import scaling
 
@@ -123,6 +124,7 @@ class ProjectionSpec:
     allow_autapses: bool
     allow_multapses: bool
     field: str
+    synapse: SynapseSpec | None = None  # plastic synapse model (neurosim.plasticity)
 
 
 @dataclass
@@ -457,9 +459,12 @@ def _parse_population(ctx, name, obj, path):
     out = {}
     for pname, value in params.items():
         ppath = _join(_join(path, "params"), pname)
-        if pname not in m.params:
+        if pname in NEURON_EXTRA_PARAMS and pname not in m.params:  # plasticity
+            dim = NEURON_EXTRA_PARAMS[pname][1]
+        elif pname not in m.params:
             raise ctx.err(ppath, f"unknown parameter of {m.name}" + _suggest(pname, m.params))
-        dim = dimension_of_unit(m.params[pname].unit)
+        else:
+            dim = dimension_of_unit(m.params[pname].unit)
         out[pname] = parse_value(ctx, value, dim, ppath)
     _check_neuron_params(ctx, m, out, _join(path, "params"))
     init = {}
@@ -582,7 +587,7 @@ def _parse_projections(ctx, doc, pops, dt):
     if not isinstance(raw, list):
         raise ctx.err("projections", f"expected a list of projections, got {_show(raw)}")
     out = []
-    allowed = ("name", "pre", "post", "rule", "weight", "delay", "receptor") + RULE_FLAGS
+    allowed = ("name", "pre", "post", "rule", "weight", "delay", "receptor", "synapse") + RULE_FLAGS
     for i, obj in enumerate(raw):
         path = f"projections[{i}]"
         _mapping(ctx, obj, path)
@@ -672,6 +677,9 @@ def _parse_projections(ctx, doc, pops, dt):
                 if not os.path.isfile(fpath):
                     raise ctx.err(_join(path, "rule.from_file.path"), f"file not found: {fpath}")
                 rule_args = dict(rule_args, path=fpath)
+            synapse = None
+            if obj.get("synapse") is not None:
+                synapse = parse_synapse(ctx, obj["synapse"], _join(path, "synapse"), prepop, wdim)
             name = obj.get("name") or f"{pre}->{post}"
             if not isinstance(name, str):
                 raise ctx.err(_join(path, "name"), f"expected a name, got {_show(name)}")
@@ -691,6 +699,7 @@ def _parse_projections(ctx, doc, pops, dt):
                     allow_autapses=flags.get("allow_autapses", True),
                     allow_multapses=flags.get("allow_multapses", True),
                     field=path,
+                    synapse=synapse,
                 )
             )
     names = [p.name for p in out]
