@@ -1,4 +1,4 @@
-"""``neurosim run | validate | info``: the command line.
+"""``neurosim run | resume | validate | info``: the command line.
 
 Bad input (network file, options, output path) ends with one line naming the file,
 the field and what was expected, and exit status 2, before any output is opened.
@@ -8,6 +8,13 @@ found on any rank is agreed on by all ranks before they go on (every rank exits 
 status 2, rank 0 prints the failing rank's message); an error while running (a NaN
 in one partition) ends the whole job through ``MPI_Abort`` with that rank's message,
 so no rank is left waiting in a collective.
+
+``run`` and ``resume`` stop cleanly on SIGINT and SIGTERM: the run ends at the next
+step boundary, the recording is flushed, a checkpoint is written (``<output>.ckpt``),
+``complete`` stays false and the exit status is 128 + the signal number (130, 143),
+with a message saying ``neurosim resume <output>``.  A second SIGINT stops at once.
+Before building, the memory a run needs is estimated (:mod:`neurosim.network.estimate`)
+and a run that would not fit ends with exit status 2 (``validate`` prints the estimate).
 """
 
 from __future__ import annotations
@@ -60,10 +67,29 @@ def _parser():
         help="numba threads per process (default: NUMBA_NUM_THREADS, else all cores); "
         "under mpiexec, ranks x threads should not exceed the cores",
     )
+    r.add_argument(
+        "--checkpoint-every",
+        metavar="TIME",
+        help='write a checkpoint (<output>.ckpt) every TIME of simulated time, e.g. "500 ms"',
+    )
+
+    rs = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+    rs.add_argument("output", help="the recording of the run (its checkpoint: <output>.ckpt)")
+    rs.add_argument("--checkpoint", help="checkpoint file (default: <output>.ckpt)")
+    rs.add_argument("--backend", help="numba or numpy (default: the run's)")
+    rs.add_argument(
+        "--checkpoint-every", metavar="TIME", help="checkpoint interval (default: the run's)"
+    )
+    rs.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    rs.add_argument("--threads", type=int, help="numba threads per process")
 
     v = sub.add_parser("validate", help="check a network file without running it")
     v.add_argument("network")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--backend", default="numba", help="backend of the memory estimate")
+    v.add_argument(
+        "--ranks", type=int, help="MPI ranks of the memory estimate (default: this job's)"
+    )
 
     c = sub.add_parser("convert", help="convert another tool's model to a network file")
     c.add_argument("source", choices=["ncps"], help="the tool the model comes from")
@@ -107,15 +133,30 @@ def main(argv=None):
         _parser().print_help()
         return EXIT_BAD_INPUT
     try:
-        handlers = {"run": _run, "validate": _validate, "info": _info, "convert": _convert}
+        handlers = {
+            "run": _run,
+            "resume": _resume,
+            "validate": _validate,
+            "info": _info,
+            "convert": _convert,
+        }
         handlers.update(_HANDLERS)
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (neurosim validate net.yaml | head)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
     except BadInput as exc:
         if _env_rank() == 0:
-            print(f"neurosim: error: {exc}", file=sys.stderr)
+            # one line, whatever the message (a YAML reader error spans two)
+            text = " ".join(x.strip() for x in str(exc).splitlines() if x.strip())
+            print(f"neurosim: error: {text}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
@@ -142,11 +183,13 @@ _BadInput = BadInput
 
 def _bad_input_types():
     from .backends import BackendError
+    from .io.checkpoint import CheckpointError
     from .io.hdf5 import OutputError
+    from .network.estimate import MemoryEstimateError
     from .network.spec import SpecError
     from .units import UnitError
 
-    return (SpecError, OutputError, BackendError, UnitError)
+    return (SpecError, OutputError, BackendError, UnitError, MemoryEstimateError, CheckpointError)
 
 
 def _load(args):
@@ -156,9 +199,79 @@ def _load(args):
         spec = load(args.network, args.set)
     except SpecError as exc:
         raise _BadInput(str(exc)) from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not end in a traceback
+        raise _BadInput(_reader_bug(args.network, exc)) from None
     for w in spec.warnings:
         print(f"neurosim: warning: {args.network}: {w}", file=sys.stderr)
     return spec
+
+
+def _reader_bug(path, exc):
+    """One line for an exception the network-file reader should have turned into a
+    SpecError: the file is refused, and the line says where the reader failed."""
+    import traceback
+
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if f"{os.sep}neurosim{os.sep}" in frame.filename:
+            rel = frame.filename.split(f"{os.sep}neurosim{os.sep}", 1)[1]
+            where = f" at neurosim/{rel}:{frame.lineno}"
+            break
+    return (
+        f"{path}: cannot read this network file ({type(exc).__name__}: {exc}{where}); "
+        "the reader should have named the field: please report this file"
+    )
+
+
+def _threads(args):
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BadInput(f"--threads: expected an integer >= 1, got {args.threads}")
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+
+
+class _Stopper:
+    """SIGINT / SIGTERM handlers for ``run`` and ``resume``: before the simulation
+    exists they end the process at once (KeyboardInterrupt); then they ask it to stop at
+    the next step boundary (a second SIGINT stops at once)."""
+
+    def __init__(self):
+        import signal
+
+        self.sim = None
+        self.signum = None
+        self._old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (in-process callers)
+                pass
+
+    def _handle(self, signum, _frame):
+        import signal
+
+        first = self.signum is None
+        self.signum = signum
+        if self.sim is None or (not first and signum == signal.SIGINT):
+            raise KeyboardInterrupt
+        self.sim.request_stop(f"{signal.Signals(signum).name} received")
+
+    def attach(self, sim):
+        self.sim = sim
+
+    @property
+    def status(self):
+        return 128 + (self.signum or 2)
+
+    def restore(self):
+        import signal
+
+        for sig, h in self._old.items():
+            signal.signal(sig, h)
 
 
 def _run(args):
@@ -166,12 +279,7 @@ def _run(args):
     from .simulation import RankError, _agree
     from .units import UnitError, parse_quantity
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise BadInput(f"--threads: expected an integer >= 1, got {args.threads}")
-        import numba
-
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    _threads(args)
     comm = get_comm()
     try:
         spec = _agree(comm, lambda: _load(args))
@@ -193,37 +301,138 @@ def _run(args):
             raise _BadInput(f"--seed: expected an integer >= 0, got {args.seed!r}") from None
         spec.seed = seed
     output = args.output or f"{spec.name}.h5"
+    every = args.checkpoint_every
+    if every is not None:
+        try:
+            ms = parse_quantity(every, "time")
+        except UnitError as exc:
+            raise _BadInput(f"--checkpoint-every: {exc}") from None
+        if not (math.isfinite(ms) and ms >= spec.dt):
+            raise _BadInput(f"--checkpoint-every: expected a time >= dt, got {every!r}")
     from .simulation import Simulation
 
     t0 = time.perf_counter()
+    stopper = _Stopper()
     try:
-        sim = Simulation(
-            spec,
-            output=output,
-            backend=args.backend,
-            overwrite=args.overwrite,
-            progress=not args.quiet and sys.stderr.isatty(),
-        )
-    except _bad_input_types() as exc:
-        raise _BadInput(str(exc)) from None
-    except RankError as exc:
-        raise BadInput(f"(rank {exc.rank}) {exc}") from None
+        try:
+            sim = Simulation(
+                spec,
+                output=output,
+                backend=args.backend,
+                overwrite=args.overwrite,
+                progress=not args.quiet and sys.stderr.isatty(),
+                checkpoint_every=every,
+            )
+        except _bad_input_types() as exc:
+            raise _BadInput(str(exc)) from None
+        except RankError as exc:
+            raise BadInput(f"(rank {exc.rank}) {exc}") from None
+        stopper.attach(sim)
+        return _execute(sim, args, output, t0, None, stopper)
+    finally:
+        stopper.restore()
+
+
+def _resume(args):
+    from .parallel.comm import get_comm
+    from .simulation import RankError, Simulation
+
+    _threads(args)
+    comm = get_comm()
+    if not os.path.exists(args.output) and args.checkpoint is None:
+        ck = args.output + ".ckpt"
+        if not os.path.exists(ck):
+            raise BadInput(f"{args.output}: no such recording, and no checkpoint {ck}")
+    done = _finished(args)
+    if done is not None:
+        if comm.rank == 0:
+            print(f"{args.output}: complete at {done:g} ms; nothing to resume")
+        return 0
+    t0 = time.perf_counter()
+    stopper = _Stopper()
+    try:
+        try:
+            sim = Simulation.resume(
+                args.output,
+                checkpoint=args.checkpoint,
+                backend=args.backend,
+                progress=not args.quiet and sys.stderr.isatty(),
+                checkpoint_every=args.checkpoint_every,
+            )
+        except (*_bad_input_types(), ValueError) as exc:
+            raise _BadInput(str(exc)) from None
+        except RankError as exc:
+            raise BadInput(f"(rank {exc.rank}) {exc}") from None
+        stopper.attach(sim)
+        left = max(0, sim.end_step - sim.step)
+        if not args.quiet and comm.rank == 0:
+            print(
+                f"{sim.spec.name}: resuming at {sim.sim_time:g} ms from "
+                f"{sim.checkpoint_path}, {left * sim.dt:g} ms to go "
+                f"(built in {sim.build_time:.2f} s, {sim.backend_name} backend"
+                f"{f' on {comm.size} ranks' if comm.size > 1 else ''})"
+            )
+        return _execute(sim, args, args.output, t0, left, stopper)
+    finally:
+        stopper.restore()
+
+
+def _finished(args):
+    """The end time of a recording that is complete up to its run's end (else None)."""
+    from .io.checkpoint import CheckpointError, read_checkpoint_attrs
+    from .io.hdf5 import open_recording
+
+    ck = args.checkpoint or args.output + ".ckpt"
+    if not (os.path.exists(ck) and os.path.exists(args.output)):
+        return None
+    try:
+        a = read_checkpoint_attrs(ck)
+        with open_recording(args.output) as rec:
+            complete, t_stop = rec.complete, float(rec.attrs.get("t_stop", 0.0))
+    except (OSError, CheckpointError):
+        return None
+    end = int(a.get("end_step", 0)) * float(a.get("dt", 0.0))
+    return t_stop if complete and t_stop >= end - 1e-9 else None
+
+
+def _execute(sim, args, output, t0, steps, stopper):
+    """Run a built (or resumed) simulation to its end and report; shared by ``run``
+    and ``resume``."""
+    from .simulation import Interrupted
+
+    comm = sim.comm
+    spec = sim.spec
     talk = not args.quiet and comm.rank == 0
     b = sim.built
-    if spec.kind != "ltc":
-        tot = [comm.allreduce(x) for x in (b.n_neurons, b.n_synapses, len(b.pois_target))]
-        extra = f"{tot[2]} Poisson inputs"
-    else:
-        tot = [b.n_neurons, comm.allreduce(b.n_synapses)]
-        extra = f"{comm.allreduce(b.n_gap)} gap-junction directions, {b.n_inputs} input channels"
-    if talk:
-        ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
-        print(
-            f"{spec.name}: {tot[0]} neurons, {tot[1]} synapses, {extra}; "
-            f"built in {sim.build_time:.2f} s ({args.backend} backend{ranks})"
-        )
+    if steps is None:
+        if spec.kind != "ltc":
+            tot = [comm.allreduce(x) for x in (b.n_neurons, b.n_synapses, len(b.pois_target))]
+            extra = f"{tot[2]} Poisson inputs"
+        else:
+            tot = [b.n_neurons, b.n_synapses]
+            extra = f"{b.n_gap} gap-junction directions, {b.n_inputs} input channels"
+        if talk:
+            ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
+            print(
+                f"{spec.name}: {tot[0]} neurons, {tot[1]} synapses, {extra}; "
+                f"built in {sim.build_time:.2f} s ({sim.backend_name} backend{ranks})"
+            )
     try:
-        sim.run(spec.duration)
+        if steps is None:
+            sim.run(spec.duration)
+        else:
+            sim.run(steps * sim.dt)
+    except Interrupted as exc:
+        if comm.rank == 0:
+            where = f"checkpoint {exc.checkpoint} written; " if exc.checkpoint else ""
+            print(
+                f"neurosim: interrupted ({exc.reason}) at {exc.t:g} ms; {where}{output} holds "
+                f"the recording up to there (complete = false); continue with: "
+                f"neurosim resume {output}",
+                file=sys.stderr,
+            )
+        sim.close()
+        return stopper.status
     except Exception as exc:
         msg = f"neurosim: error{f' on rank {comm.rank}' if comm.size > 1 else ''}: {exc}"
         print(msg, file=sys.stderr)
@@ -231,18 +440,28 @@ def _run(args):
             comm.abort(EXIT_RUN_ERROR)
         return EXIT_RUN_ERROR
     except KeyboardInterrupt:
+        last = ""
+        if sim.last_checkpoint is not None and sim.last_checkpoint[1]:
+            step, path = sim.last_checkpoint
+            last = (
+                f"; the last checkpoint ({path}, {step * sim.dt:g} ms) resumes with: "
+                f"neurosim resume {output}"
+            )
         print(
             f"neurosim: interrupted at {sim.sim_time:g} ms; {output} holds the recording "
-            "up to the last flushed chunk (attribute complete = false)",
+            f"up to the last flushed chunk (attribute complete = false){last}",
             file=sys.stderr,
         )
         return 130
     wall = time.perf_counter() - t0
     summary = sim.summary()
+    sim.close()
     if talk:
+        ran = sim.sim_time if steps is None else steps * sim.dt
+        span = f"{sim.sim_time:g}" if steps is None else f"{sim.sim_time - ran:g}-{sim.sim_time:g}"
         print(
-            f"simulated {sim.sim_time:g} ms in {sim.last_run_wall:.2f} s "
-            f"(real-time factor {sim.last_run_wall / max(1e-12, sim.sim_time * 1e-3):.3g}); "
+            f"simulated {span} ms in {sim.last_run_wall:.2f} s "
+            f"(real-time factor {sim.last_run_wall / max(1e-12, ran * 1e-3):.3g}); "
             f"total {wall:.2f} s -> {output}"
         )
         if summary:
@@ -265,6 +484,9 @@ def _print_table(rows, cv=False):
 
 
 def _validate(args):
+    from .network.estimate import MemoryEstimateError, check_fits, fmt_bytes
+    from .parallel.comm import get_comm
+
     spec = _load(args)
     print(
         f"{args.network}: valid network '{spec.name}' (dt {spec.dt:g} ms, duration "
@@ -274,6 +496,19 @@ def _validate(args):
         print(f"  population {pop.name}: {pop.size} x {pop.model}")
     for pr in spec.projections:
         print(f"  projection {pr.name}: {pr.rule} {pr.rule_args or ''}")
+    ranks = args.ranks if args.ranks is not None else get_comm().size
+    if ranks < 1:
+        raise BadInput(f"--ranks: expected an integer >= 1, got {ranks}")
+    try:
+        est = check_fits(spec, ranks, args.backend)
+    except MemoryEstimateError as exc:
+        raise BadInput(str(exc)) from None
+    avail = "unknown" if est.available is None else fmt_bytes(est.available)
+    per = f" on {ranks} ranks" if ranks > 1 else ""
+    print(
+        f"  memory: {est.describe(6)}{per}; available {avail}"
+        f"{f' ({est.source})' if est.source else ''}"
+    )
     return 0
 
 

@@ -12,6 +12,14 @@ every rank's spikes of those steps (one Allgatherv) and delivers them in (step, 
 order, the order one process uses, so that the spikes are the same bits on any number
 of ranks.  Each rank records to a file of its own; at the end of every ``run`` rank 0
 merges them into the output (spikes merged, reports as virtual datasets).
+
+Checkpoints (:meth:`Simulation.checkpoint`, ``checkpoint_every``) hold the whole
+dynamic state per global neuron id (:mod:`neurosim.io.checkpoint`);
+:meth:`Simulation.resume` rebuilds the network, restores that state on however many
+ranks it runs on, cuts the recording back to the checkpoint and continues it, giving
+the bits of the uninterrupted run.  :meth:`Simulation.request_stop` (the command
+line's SIGINT / SIGTERM handler) ends a run at the next step boundary with a final
+checkpoint and raises :class:`Interrupted`.
 """
 
 from __future__ import annotations
@@ -60,12 +68,35 @@ class Simulation:
         Overrides the network file's seed.
     progress : bool
         Show a progress bar (simulated time, real-time factor, ETA).
+    checkpoint_every : str or float, optional
+        Write a checkpoint every this much simulated time (``"500 ms"``; ms as a
+        number), at multiples of it counted from t = 0.
+    checkpoint : str, optional
+        Checkpoint file (default: ``<output>.ckpt``).
+    check_memory : bool
+        Estimate the memory from the spec before building and refuse
+        (:class:`neurosim.network.estimate.MemoryEstimateError`) when it exceeds what
+        the machine has (:mod:`neurosim.network.estimate`).
+
+    The output is locked (:class:`neurosim.io.hdf5.OutputLock`) from here until
+    :meth:`close` or the end of the process: a second run writing it refuses to start.
     """
 
     def __init__(
-        self, network, output=None, backend="numba", overwrite=False, seed=None, progress=False
+        self,
+        network,
+        output=None,
+        backend="numba",
+        overwrite=False,
+        seed=None,
+        progress=False,
+        checkpoint_every=None,
+        checkpoint=None,
+        check_memory=True,
+        _resume=None,
     ):
-        from .io.hdf5 import Writer, check_output
+        from .io.checkpoint import checkpoint_path, sha256_of_file
+        from .io.hdf5 import OutputLock, Writer, check_output
 
         spec = load(network) if not isinstance(network, NetworkSpec) else network
         if seed is not None:
@@ -75,16 +106,51 @@ class Simulation:
         self.comm = comm = get_comm()
         self.part = Partition(comm.rank, comm.size)
         backend_cls = get_backend(backend, spec.kind)
+        self.checkpoint_every = None
+        if checkpoint_every is not None:
+            try:
+                every = parse_quantity(checkpoint_every, "time")
+            except UnitError as exc:
+                raise ValueError(f"checkpoint_every: {exc}") from None
+            k = int(round(every / self.dt)) if math.isfinite(every) else 0
+            if k < 1:
+                raise ValueError(
+                    f"checkpoint_every: expected a time of at least dt, got {checkpoint_every!r}"
+                )
+            self.checkpoint_every = k
+        self.checkpoint_path = checkpoint or (checkpoint_path(output) if output else None)
+        self.network_sha256 = sha256_of_file(spec.path) if os.path.isfile(spec.path) else ""
+        self.end_step = None  # where the run in progress (or interrupted) is going
+        self.last_checkpoint = None  # (step, path)
+        self._stop = None
+        self._lock = None
+        self.memory_estimate = None
+        if check_memory:
+            from .network.estimate import check_fits
+
+            self.memory_estimate = _agree(
+                comm, lambda: check_fits(spec, comm.size, backend, comm.rank)
+            )
         self.rank_output = None
         if output is not None:
             if comm.size > 1:
                 from .io.hdf5 import rank_file
 
                 self.rank_output = rank_file(output, comm.rank)
-            # every rank checks; all fail together with rank 0's message
-            _agree(comm, lambda: check_output(output, overwrite))
-            if self.rank_output is not None:
-                _agree(comm, lambda: check_output(self.rank_output, overwrite))
+            # rank 0 locks the output (a second run refuses, --overwrite or not)
+            if comm.rank == 0:
+                self._lock = OutputLock(output)
+            may_replace = overwrite or _resume is not None
+            _agree(comm, lambda: self._lock.acquire(may_replace) if self._lock else None)
+            if self._lock is not None:  # released at exit if close() was not called
+                import weakref
+
+                weakref.finalize(self, self._lock.release)
+            if _resume is None:
+                # every rank checks; all fail together with rank 0's message
+                _agree(comm, lambda: check_output(output, overwrite))
+                if self.rank_output is not None:
+                    _agree(comm, lambda: check_output(self.rank_output, overwrite))
         t0 = time.perf_counter()
         if spec.kind == "ltc":
             from .backends.ltc_numpy import ltc_record_plan
@@ -124,9 +190,9 @@ class Simulation:
         self.exchanged_spikes = 0
         self.exchanges = 0
         if output is not None:
-            self.writer = _agree(
-                comm,
-                lambda: Writer(
+
+            def make_writer(create):
+                return Writer(
                     self.rank_output or output,
                     spec,
                     backend,
@@ -136,8 +202,13 @@ class Simulation:
                     __version__,
                     rank=comm.rank,
                     ranks=comm.size,
-                ),
-            )
+                    create=create,
+                )
+
+            self._make_writer = make_writer
+            self.writer = _agree(comm, lambda: make_writer(_resume is None))
+        if _resume is not None:
+            self._restore(*_resume)
 
     def _units(self, pop, var):
         if self.spec.kind == "ltc":
@@ -151,10 +222,19 @@ class Simulation:
     def run(self, duration=None):
         """Advance by ``duration`` (a time: ``"500 ms"``, or ms as a number).
 
-        Defaults to the network file's ``simulation.duration``.  Durations are rounded
-        to whole steps.
+        Defaults to the network file's ``simulation.duration`` (after
+        :meth:`resume`: the rest of the interrupted run).  Durations are rounded to
+        whole steps.
+
+        Raises
+        ------
+        Interrupted
+            :meth:`request_stop` was called (SIGINT / SIGTERM on the command line): the
+            run stopped at a step boundary after writing a checkpoint.
         """
         if duration is None:
+            if self.end_step is not None and self.end_step > self.step:
+                return self._run_steps(self.end_step - self.step)
             duration = self.spec.duration
         try:
             ms = parse_quantity(duration, "time")
@@ -162,17 +242,30 @@ class Simulation:
             raise ValueError(f"duration: {exc}") from None
         if not (ms >= 0 and math.isfinite(ms)):
             raise ValueError(f"duration: expected a time >= 0, got {duration!r}")
-        nsteps = int(round(ms / self.dt))
+        return self._run_steps(int(round(ms / self.dt)))
+
+    def _run_steps(self, nsteps):
+        if self._lock is not None:
+            self._lock.check()
+            if self._lock.fd is None:  # closed earlier: take the output again
+                self._lock.acquire()
+        self.end_step = self.step + nsteps
         bar = self._bar(nsteps)
         if self.writer:
             self.writer.begin_segment()
         ok = False
+        stopped = False
         t_wall = time.perf_counter()
         parallel = self.comm.size > 1 and self.spec.kind != "ltc"
+        if self._lock is not None:
+            self._lock.busy = True
         try:
             if parallel:
                 try:
                     self._run_parallel(nsteps, bar, t_wall)
+                except Interrupted:
+                    stopped = True
+                    raise
                 except Exception as exc:
                     # the other ranks wait in the next exchange: end the whole job
                     import sys
@@ -186,11 +279,15 @@ class Simulation:
             left = nsteps
             chunk = CHUNK_STEPS
             cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
+            if self._stop is not None:
+                stopped = True
+                self._interrupt()
             while left > 0:
                 k0 = self.step
                 t_chunk = time.perf_counter()
-                ks, gids, done = self.backend.run(k0, min(chunk, left, cap))
-                if time.perf_counter() - t_chunk < CHUNK_SECONDS and done == min(chunk, left, cap):
+                want = min(chunk, left, cap, self._to_checkpoint())
+                ks, gids, done = self.backend.run(k0, want)
+                if time.perf_counter() - t_chunk < CHUNK_SECONDS and done == want:
                     chunk = min(2 * chunk, MAX_CHUNK_STEPS)
                 self.step += done
                 left -= done
@@ -203,32 +300,68 @@ class Simulation:
                     bar.set_postfix_str(
                         f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}"
                     )
+                if self._checkpoint_due():
+                    self.checkpoint()
+                if self._stop is not None and left > 0:
+                    stopped = True
+                    self._interrupt()
             ok = True
         finally:
+            if self._lock is not None:
+                self._lock.busy = False
             if bar is not None:
                 bar.close()
             if self.writer:
                 self.writer.end_segment(complete=ok)
             self.last_run_wall = time.perf_counter() - t_wall
-            if ok and self.comm.size > 1 and self.writer:
+            if (ok or stopped) and self.comm.size > 1 and self.writer:
                 self._merge()
         return self
+
+    def _to_checkpoint(self):
+        """Steps until the next checkpoint time (chunks end there)."""
+        k = self.checkpoint_every
+        if not k:
+            return 1 << 62
+        return (self.step // k + 1) * k - self.step
+
+    def _checkpoint_due(self):
+        k = self.checkpoint_every
+        return bool(k) and self.step % k == 0 and self.step > 0
+
+    def request_stop(self, reason="stop requested"):
+        """Ask a running :meth:`run` to stop at the next step boundary (safe to call from
+        a signal handler): it flushes the recording, writes a checkpoint and raises
+        :class:`Interrupted`.  Across ranks, every rank stops after the same step."""
+        self._stop = str(reason)
+
+    def _interrupt(self):
+        path = None
+        if self.last_checkpoint is not None and self.last_checkpoint[0] == self.step:
+            path = self.last_checkpoint[1]
+        elif self.checkpoint_path is not None:
+            path = self.checkpoint()
+        reason, self._stop = self._stop or "stop requested", None  # a later run goes on
+        raise Interrupted(reason, self.sim_time, path, self.output)
 
     def _run_parallel(self, nsteps, bar, t_wall):
         """Advance ``nsteps`` across ranks: at most ``min_delay`` steps, then exchange.
 
         A spike of step ``k`` reaches its targets no earlier than ``k + min_delay``, so
         the spikes of ``[k0, k0 + m)`` with ``m <= min_delay`` can be gathered after
-        step ``k0 + m - 1`` and still arrive in time, wherever the steps started.
+        step ``k0 + m - 1`` and still arrive in time, wherever the steps started.  An
+        interval also ends at every checkpoint time.  A rank asked to stop adds the code
+        -1 to its spikes: every rank sees it in the same exchange and stops there.
         """
         comm, be = self.comm, self.backend
         n_gids = np.int64(self.built.n_gids)
         interval = max(1, int(self.built.min_delay))
         cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
         left = nsteps
+        stop_code = np.array([-1], np.int64)
         while left > 0:
             k0 = self.step
-            m = min(interval, left, cap)
+            m = min(interval, left, cap, self._to_checkpoint())
             codes = []
             done = 0
             while done < m:
@@ -240,9 +373,16 @@ class Simulation:
                 self._store(ks, gids, self.plan.chunk_samples(k0 + done, d))
                 codes.append((ks - k0) * n_gids + gids)
                 done += d
+            if self._stop is not None:
+                codes.append(stop_code)
             local = np.concatenate(codes) if len(codes) > 1 else codes[0]
             every, _ = comm.allgather_int64(local)
             every.sort()
+            n_stop = int(np.searchsorted(every, 0))  # the stop codes sort first
+            if n_stop:
+                every = every[n_stop:]
+                if self._stop is None:
+                    self._stop = "stop requested on another rank"
             be.deliver(k0 + every // n_gids, every % n_gids)
             self.exchanged_spikes += len(every)
             self.exchanges += 1
@@ -252,6 +392,10 @@ class Simulation:
                 bar.update(m * self.dt)
                 el = time.perf_counter() - t_wall
                 bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
+            if self._checkpoint_due():
+                self.checkpoint()
+            if n_stop and left > 0:
+                self._interrupt()
 
     def _check_finite(self):
         """Stop with population, neuron, variable and time at a NaN or Inf in the state."""
@@ -275,6 +419,335 @@ class Simulation:
                     f"{lay.name}: neuron {lay.lo + n - lay.n0}, variable {var} is not finite "
                     f"at t = {self.sim_time:g} ms (recording kept up to there)"
                 )
+
+    # ----------------------------------------------------------------------- checkpoints
+
+    def checkpoint(self, path=None):
+        """Write the whole dynamic state to a checkpoint file (HDF5, atomically).
+
+        Under MPI every rank must call it (the state is gathered; rank 0 writes).
+        The recording is flushed first, so the checkpoint never claims data the file
+        lacks.
+
+        Parameters
+        ----------
+        path : str, optional
+            Default: the simulation's checkpoint file (``<output>.ckpt``).
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        from .io.checkpoint import sha256_of_text, write_checkpoint
+
+        path = os.fspath(path or self.checkpoint_path or "")
+        if not path:
+            raise ValueError("checkpoint: no path (a simulation without output needs one)")
+        comm = self.comm
+        if self.writer is not None and self.writer.f is not None:
+            self.writer.flush()
+        arrays = self._gather_state()
+        counts = np.array([self.spike_counts[p] for p in self._spike_pops], np.int64)
+        every_rank = comm.allgather(counts) if comm.size > 1 else [counts]
+        if self.output is not None:
+            from .io.hdf5 import rank_file
+
+            names = [os.path.basename(self.output)]
+            if comm.size > 1:
+                names = [os.path.basename(rank_file(self.output, r)) for r in range(comm.size)]
+            arrays["recording/spikes"] = np.array(every_rank, np.int64).reshape(
+                len(names), len(self._spike_pops)
+            )
+            reports = [[pop, var, int(k)] for pop, var, _c, k, _i, _d in self.plan.groups]
+            arrays["recording/rows"] = np.array([self.step // k for *_, k in reports], np.int64)
+        else:
+            names, reports = [], []
+        spec = self.spec
+        attrs = {
+            "neurosim_version": __version__,
+            "step": int(self.step),
+            "t": float(self.step * self.dt),
+            "dt": float(self.dt),
+            "end_step": int(max(self.end_step or 0, self.step)),
+            "kind": spec.kind,
+            "seed": int(spec.seed),
+            "backend": self.backend_name,
+            "ranks": int(comm.size),
+            "network_path": os.path.abspath(spec.path) if spec.path else "",
+            "network_sha256": self.network_sha256,
+            "spec_sha256": sha256_of_text(spec.source_text),
+            "overrides": _overrides_of(spec),
+            "output": os.path.abspath(self.output) if self.output else "",
+            "checkpoint_every": int(self.checkpoint_every or 0),
+            "rec_files": names,
+            "rec_spike_pops": list(self._spike_pops),
+            "rec_reports": reports,
+            "max_delay": int(self.built.max_delay) if spec.kind != "ltc" else 0,
+        }
+        _agree(comm, lambda: write_checkpoint(path, attrs, arrays) if comm.rank == 0 else 0)
+        self.last_checkpoint = (self.step, path)
+        return path
+
+    def _gather_state(self):
+        """Every rank's state, by global id (collective; complete on rank 0)."""
+        comm, b, be = self.comm, self.built, self.backend
+        be.sync_to_host()
+        if self.spec.kind == "ltc":
+            # under MPI a rank keeps V at full length but advances only its own
+            # neurons (``owned``): those are its part of the checkpoint
+            owned = getattr(be, "owned", None)
+            gid = np.arange(b.n_neurons) if owned is None else np.nonzero(owned)[0]
+            local = {"gid": gid, "V": be.V[gid].copy()}
+            local["cfc"] = {int(i0): st.c.copy() for i0, st in getattr(be, "cfc", {}).items()}
+            parts = comm.allgather(local) if comm.size > 1 else [local]
+            g = np.concatenate([p["gid"] for p in parts])
+            _, first = np.unique(g, return_index=True)  # ranks may hold copies
+            out = {
+                "ltc/gid": g[first],
+                "ltc/V": np.concatenate([p["V"] for p in parts])[first],
+            }
+            for i0, c in parts[0]["cfc"].items():
+                out[f"ltc/cfc/{i0}"] = c
+            return out
+        st = be.get_state(self.step)
+        local = dict(st, gid=b.neuron_gid, params=b.params)
+        parts = comm.allgather(local) if comm.size > 1 else [local]
+        if comm.rank != 0:
+            return {}
+        gid = np.concatenate([p["gid"] for p in parts])
+        o = np.argsort(gid, kind="stable")
+        key = np.concatenate([p["noise_key"] for p in parts])
+        ko = np.argsort(key, kind="stable")
+        out = {
+            "neurons/gid": gid[o],
+            "neurons/V": np.concatenate([p["V"] for p in parts])[o],
+            "neurons/syn": np.concatenate([p["syn"] for p in parts], axis=1)[:, o],
+            "neurons/refr": np.concatenate([p["refr"] for p in parts])[o],
+            "ring": np.concatenate([p["ring"] for p in parts], axis=2)[:, :, o],
+            "noise/key": key[ko],
+            "noise/hist": np.concatenate([p["noise_hist"] for p in parts], axis=0)[ko],
+        }
+        for pop, lay in b.layouts.items():
+            if lay.kind != "neuron":
+                continue
+            for name, v in parts[0]["params"][pop].items():
+                if lay.heterogeneous:  # per neuron: the blocks of every rank, in order
+                    v = np.concatenate([p["params"][pop][name] for p in parts])
+                out[f"params/{pop}/{name}"] = v
+        return out
+
+    @classmethod
+    def resume(
+        cls,
+        output=None,
+        checkpoint=None,
+        network=None,
+        backend=None,
+        progress=False,
+        checkpoint_every=None,
+        check_memory=True,
+    ):
+        """Continue a run from its checkpoint, appending to its recording.
+
+        Parameters
+        ----------
+        output : str, optional
+            The recording to continue (its checkpoint is ``<output>.ckpt``).  Without
+            one, ``checkpoint`` must be given and nothing is recorded.
+        checkpoint : str, optional
+            The checkpoint file, if not beside the output.
+        network : NetworkSpec or str, optional
+            Default: the network file the run was started with, with its ``--set``
+            overrides; refused when its contents changed since (SHA-256).
+        backend : str, optional
+            Default: the backend of the run.
+        checkpoint_every : str or float, optional
+            Default: the interval of the run.
+
+        Returns
+        -------
+        Simulation
+            At the checkpoint's step; :meth:`run` without a duration runs the rest of
+            the interrupted run (``end_step``).
+
+        Raises
+        ------
+        neurosim.io.checkpoint.CheckpointError
+            No checkpoint, or the network differs from the one checkpointed.
+        """
+        from .io.checkpoint import (
+            CheckpointError,
+            checkpoint_path,
+            read_checkpoint,
+            sha256_of_file,
+            sha256_of_text,
+        )
+
+        comm = get_comm()
+        if checkpoint is None:
+            if output is None:
+                raise ValueError("resume: give the output or the checkpoint file")
+            checkpoint = checkpoint_path(output)
+        attrs, arrays = _agree(comm, lambda: read_checkpoint(checkpoint))
+        overrides = attrs.get("overrides") or None
+
+        def network_spec():
+            if isinstance(network, NetworkSpec):
+                return network
+            path = network or attrs["network_path"]
+            sha = sha256_of_file(path)
+            if not sha:
+                raise CheckpointError(f"{path}: the network file of the run is not readable")
+            if network is None and sha != attrs["network_sha256"]:
+                raise CheckpointError(
+                    f"{path}: changed since the checkpoint {checkpoint} was written "
+                    f"(SHA-256 {sha[:12]}, was {attrs['network_sha256'][:12]}); "
+                    "a resume needs the network the run started with"
+                )
+            return load(path, overrides)
+
+        spec = _agree(comm, network_spec)
+        if sha256_of_text(spec.source_text) != attrs["spec_sha256"]:
+            raise CheckpointError(
+                f"{spec.path}: not the network of the checkpoint {checkpoint} "
+                "(its text or --set overrides differ)"
+            )
+        if spec.kind != attrs["kind"] or float(spec.dt) != float(attrs["dt"]):
+            raise CheckpointError(f"{checkpoint}: made for another network (kind or dt differ)")
+        spec.seed = int(attrs["seed"])
+        every = checkpoint_every
+        if every is None and attrs.get("checkpoint_every"):
+            every = attrs["checkpoint_every"] * spec.dt
+        return cls(
+            spec,
+            output=output,
+            backend=backend or attrs["backend"],
+            progress=progress,
+            checkpoint_every=every,
+            checkpoint=checkpoint,
+            check_memory=check_memory,
+            _resume=(attrs, arrays),
+        )
+
+    def _restore(self, attrs, arrays):
+        """Set the state from a checkpoint and cut the recording back to it."""
+        from .io.checkpoint import CheckpointError
+
+        step = int(attrs["step"])
+        b, be = self.built, self.backend
+        if self.spec.kind == "ltc":
+            # every rank takes all of V: its own neurons and those its synapses read
+            idx = _positions(arrays["ltc/gid"], np.arange(b.n_neurons), "neuron")
+            be.V[:] = arrays["ltc/V"][idx]
+            for i0, st in getattr(be, "cfc", {}).items():
+                st.c = np.array(arrays[f"ltc/cfc/{int(i0)}"], dtype=st.c.dtype)
+        else:
+            if int(attrs["max_delay"]) != int(b.max_delay):
+                raise CheckpointError("the network's delays differ from the checkpoint's")
+            idx = _positions(arrays["neurons/gid"], b.neuron_gid, "neuron")
+            key = be.cur.noise_key
+            kidx = _positions(arrays["noise/key"], key, "noise synapse")
+            for pop, lay in b.layouts.items():
+                if lay.kind != "neuron":
+                    continue
+                model = get_model(lay.model)
+                params = {}
+                for name in b.params[pop]:
+                    saved = arrays[f"params/{pop}/{name}"]
+                    het = lay.heterogeneous
+                    params[name] = saved[lay.lo : lay.lo + lay.count] if het else saved
+                if any(not np.array_equal(params[n], b.params[pop][n]) for n in params):
+                    params = {k: np.array(v, np.float64) for k, v in params.items()}
+                    b.params[pop] = params
+                    be.set_params(pop, model, params)
+            be.set_state(
+                step,
+                {
+                    "V": arrays["neurons/V"][idx],
+                    "syn": arrays["neurons/syn"][:, idx],
+                    "refr": arrays["neurons/refr"][idx],
+                    "ring": arrays["ring"][:, :, idx],
+                    "noise_hist": arrays["noise/hist"][kidx],
+                },
+            )
+        self.step = step
+        self.sim_time = step * self.dt
+        self.end_step = int(attrs["end_step"])
+        self.last_checkpoint = (step, self.checkpoint_path)
+        if self.output is not None:
+            self._restore_recording(attrs, arrays)
+
+    def _restore_recording(self, attrs, arrays):
+        """Cut the recording back to the checkpoint: in place on one process when the
+        file opens for writing, else rebuilt from the old files on every rank."""
+        from .io import hdf5
+
+        comm = self.comm
+        t_stop = self.step * self.dt
+        # the files as named now (a recording may have been moved or renamed with its
+        # checkpoint): the output itself, or its rank files
+        n_old = len(attrs["rec_files"])
+        old = [os.path.abspath(self.output)]
+        if n_old > 1:
+            old = [os.path.abspath(hdf5.rank_file(self.output, r)) for r in range(n_old)]
+        pops = list(attrs["rec_spike_pops"])
+        reports = [tuple(r) for r in attrs["rec_reports"]]
+        mine = [(p, v, int(k)) for p, v, _c, k, _i, _d in self.plan.groups]
+        if pops != list(self._spike_pops) or reports != mine:
+            raise hdf5.OutputError(
+                f"{self.output}: the checkpoint records other populations or states than "
+                "this network does (a spec changed in Python: pass it as network=)"
+            )
+        counts = arrays.get("recording/spikes", np.zeros((len(old), len(pops)), np.int64))
+        counts = np.asarray(counts).reshape(len(old), len(pops))
+        rows = {
+            (p, v): int(n) for (p, v, _), n in zip(reports, arrays["recording/rows"], strict=True)
+        }
+        kept = [dict(zip(pops, c.tolist(), strict=True)) for c in counts]
+        if comm.size == 1 and len(old) == 1:
+            try:
+                hdf5.truncate_recording(old[0], kept[0], rows, t_stop)
+                self.spike_counts = dict(kept[0])
+                return
+            except OSError:
+                pass  # a killed writer's SWMR flags: rebuild below
+        merged_old = os.path.abspath(self.output) if len(old) > 1 else None
+
+        def stash():
+            if comm.rank != 0:
+                return None
+            out = hdf5.stash_recording(old)
+            if merged_old and os.path.exists(merged_old):
+                os.unlink(merged_old)  # its virtual datasets point at the old rank files
+            return out
+
+        stashed = comm.bcast(_agree(comm, stash))
+        sources = [(p, kept[r], rows) for r, p in enumerate(stashed)]
+        blocks = {}
+        for pop in pops:
+            lay = self.built.layouts[pop]
+            if lay.kind == "neuron":
+                blocks[pop] = (lay.lo, lay.lo + lay.count)
+            else:  # spike generators: their events are emitted (and recorded) by rank 0
+                blocks[pop] = (0, lay.size) if comm.rank == 0 else (0, 0)
+
+        def fill():
+            w = self._make_writer(True)
+            w.begin_segment()
+            try:
+                got = w.copy_in(sources, blocks, t_stop)
+            finally:
+                w.end_segment(complete=False)
+            return w, got
+
+        self.writer, got = _agree(comm, fill)
+        self.spike_counts = {p: int(got.get(p, 0)) for p in pops}
+        comm.barrier()
+        if comm.rank == 0:
+            hdf5.drop_stash(stashed)  # old rank files beyond this run's ranks go too
+        if comm.size > 1:
+            self._merge()
 
     def _merge(self):
         """Rank 0 merges the rank files into the output; the others wait for it."""
@@ -404,9 +877,12 @@ class Simulation:
         return self
 
     def close(self):
-        """Nothing stays open between segments; kept for symmetry with other simulators."""
+        """Release the output (its lock); the recording itself is closed after every
+        segment.  A later :meth:`run` takes the output again."""
         if self.writer:
             self.writer.end_segment(complete=True)
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self):
         return self
@@ -495,3 +971,46 @@ def _global_delays(comm, b):
 def default_output(path):
     base = os.path.splitext(os.path.basename(os.fspath(path)))[0]
     return f"{base}.h5"
+
+
+class Interrupted(Exception):
+    """A run stopped by :meth:`Simulation.request_stop` (SIGINT / SIGTERM).
+
+    Attributes
+    ----------
+    reason : str
+    t : float
+        Simulated time reached (ms).
+    checkpoint : str or None
+        The checkpoint written there.
+    output : str or None
+    """
+
+    def __init__(self, reason, t, checkpoint, output):
+        where = f"; checkpoint {checkpoint}" if checkpoint else ""
+        super().__init__(f"{reason}: stopped at t = {t:g} ms{where}")
+        self.reason, self.t, self.checkpoint, self.output = reason, t, checkpoint, output
+
+
+def _positions(saved, wanted, what):
+    """Indices of ``wanted`` in the sorted array ``saved`` (every one must be there)."""
+    from .io.checkpoint import CheckpointError
+
+    saved = np.asarray(saved)
+    wanted = np.asarray(wanted, saved.dtype)
+    idx = np.searchsorted(saved, wanted)
+    ok = idx < len(saved)
+    ok[ok] = saved[idx[ok]] == wanted[ok]
+    if not ok.all():
+        raise CheckpointError(f"the checkpoint lacks {int((~ok).sum())} {what} state(s)")
+    return idx
+
+
+def _overrides_of(spec):
+    """The ``--set`` overrides :func:`neurosim.load` appended to the spec's text."""
+    text = spec.source_text or ""
+    mark = "\n# --set "
+    i = text.rfind(mark)
+    if i < 0 or not text.endswith("\n"):
+        return []
+    return text[i + len(mark) : -1].split(" --set ")

@@ -176,6 +176,91 @@ class HostBackend:
     def sync_to_device(self):
         """Push host-side changes of the state arrays (device backends)."""
 
+    # -- checkpoints -----------------------------------------------------------------
+
+    def get_state(self, step):
+        """The dynamic state after ``step`` steps, as host copies (for a checkpoint).
+
+        Everything else a backend holds is either built from the network file (the
+        CSR, propagators, Poisson tables) or a pure function of the step (Poisson
+        draws, dc and step currents, the spike-generator position).
+
+        Parameters
+        ----------
+        step : int
+            Steps done so far; the last call of :meth:`run` ended there (and, across
+            ranks, the spikes of every step before it were delivered).
+
+        Returns
+        -------
+        dict
+            ``V`` (N,) float64 (mV); ``syn`` (S_MAX, N) float64 (pA or nS); ``refr``
+            (N,) int32 (remaining refractory steps); ``ring`` (L, 2, N) float64, ring
+            slot ``s`` of receptor ``r`` (input of the steps ``k`` with ``k % L == s``;
+            mV, pA or nS as the receptor's state); ``noise_key`` (M,) uint64, the key of
+            each noise-generator synapse (unique, independent of the partition), and
+            ``noise_hist`` (M, max_delay) float64 (pA), its Ornstein-Uhlenbeck current
+            in generator steps ``[step - max_delay, step)``.
+        """
+        self.sync_to_host()
+        return {
+            "V": self.V.copy(),
+            "syn": self.syn.copy(),
+            "refr": self.refr.copy(),
+            "ring": self.ring_flat.reshape(self.L, 2, self.N).copy(),
+            "noise_key": self.cur.noise_key.copy(),
+            "noise_hist": self._noise_window(step),
+        }
+
+    def _noise_window(self, step):
+        ci = self.cur
+        D = ci.max_delay
+        out = np.zeros((len(ci.noise_syn), D))
+        if not len(ci.noise_syn):
+            return out
+        first = ci.noise_next - ci.noise_hist.shape[1]  # generator step of column 0
+        for c, n in enumerate(range(step - D, step)):
+            if n < 0:
+                continue  # before step 0 a noise generator emits nothing
+            if not first <= n < ci.noise_next:
+                raise RuntimeError(f"noise history lacks generator step {n}")
+            out[:, c] = ci.noise_hist[:, n - first]
+        return out
+
+    def set_state(self, step, state):
+        """Restore what :meth:`get_state` returned (arrays already in local order).
+
+        ``noise_hist`` holds the values of the steps ``[step - max_delay, step)``, so
+        the Ornstein-Uhlenbeck state is its last column, and a generator was running
+        when it was active in step ``step - 1``.
+        """
+        self.sync_to_host()
+        if state["ring"].shape != (self.L, 2, self.N):
+            raise ValueError(
+                f"ring buffer of shape {state['ring'].shape}, expected {(self.L, 2, self.N)}"
+            )
+        self.V[:] = state["V"]
+        self.syn[:] = state["syn"]
+        self.refr[:] = state["refr"]
+        self.ring_flat[:] = np.ascontiguousarray(state["ring"], np.float64).reshape(-1)
+        ci = self.cur
+        hist = np.asarray(state["noise_hist"], np.float64)
+        if hist.shape != (len(ci.noise_syn), ci.max_delay):
+            raise ValueError(f"noise history of shape {hist.shape}")
+        ci.noise_hist = hist.copy()
+        ci.noise_next = step
+        if len(ci.noise_syn):
+            ci.noise_state = hist[:, -1].copy()
+            on = np.zeros(len(ci.noise_syn), bool)
+            for g in np.unique(ci.noise_gen):
+                p = ci.gens[g][1]
+                n = step - 1
+                on[ci.noise_gen == g] = n >= 0 and (
+                    ci._step_ticks(p["start"]) <= n < ci._step_ticks(p["stop"])
+                )
+            ci.noise_on = on
+        self.sync_to_device()
+
     def set_params(self, pop_name, model, params):
         """Recompute the propagator rows of one population from new parameter arrays."""
         lay = self.built.layouts[pop_name]

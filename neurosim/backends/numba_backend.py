@@ -1412,6 +1412,12 @@ class NumbaBackend(HostBackend):
     def refresh_propagators(self):
         self._populations()
 
+    def set_state(self, step, state):
+        """:meth:`HostBackend.set_state`, and the next spike-generator event at or
+        after ``step``."""
+        super().set_state(step, state)
+        self.sg_pos = int(np.searchsorted(self._sg_steps, step, side="left"))
+
     def deliver(self, steps, gids):
         b = self.built
         _deliver_spikes(

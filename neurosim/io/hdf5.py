@@ -26,12 +26,25 @@ The writer appends a chunk every few hundred steps and flushes at least every
 written with ``libver=("v110", "latest")`` in SWMR mode, so every flushed chunk stays readable
 after a crash: open such a file with ``h5py.File(path, "r", swmr=True)``
 (:func:`open_recording` does this when a plain open fails).
+
+One run at a time writes an output: :class:`OutputLock` holds an exclusive ``flock``
+on ``<output>.lock`` from the moment a simulation is set up until it is closed (the
+kernel releases it when the process dies, even by SIGKILL), and a second run refuses
+to start, with or without ``--overwrite``.
+
+Resuming from a checkpoint (:mod:`neurosim.io.checkpoint`) first cuts the recording
+back to the checkpoint: in place (:func:`truncate_recording`) where the file can be
+opened for writing on the same number of ranks; otherwise (a different number of ranks,
+or a file whose writer was killed, whose SWMR flags HDF5 refuses to open for writing)
+the old files are set aside (:func:`stash_recording`), every rank writes a new file
+from them (:func:`fill_from_stash`), and the stash is removed.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import weakref
 
 import h5py
 import numpy as np
@@ -71,17 +84,129 @@ def rank_file(output, rank):
     return f"{stem}.rank{rank}{ext or '.h5'}"
 
 
+#: Locks held by this process: absolute output path -> OutputLock.
+_HELD = weakref.WeakValueDictionary()
+
+
+class OutputLock:
+    """An exclusive lock on one output, held until :meth:`release` (or process exit).
+
+    The lock is an ``flock`` on ``<output>.lock`` (the recording itself is replaced
+    by merges and rewrites, so it cannot carry the lock).  The file holds the owner's
+    pid, for the message of a run that finds it taken; it is removed on release, and
+    a taker checks that the file it locked is still the one at the path.
+
+    Within one process a second lock on the same output takes it over from an idle
+    holder (a :class:`~neurosim.Simulation` replaced by a new one writing the same
+    file); the old holder's :meth:`check` then raises, so the two never interleave.
+    """
+
+    def __init__(self, output):
+        self.output = os.path.abspath(os.fspath(output))
+        self.path = self.output + ".lock"
+        self.fd = None
+        self.lost = False
+        self.busy = False
+
+    def acquire(self, overwrite=True):
+        """Take the lock or raise :class:`OutputError` naming the holder.
+
+        ``overwrite``: whether the taker may replace the file (an idle holder in this
+        process hands it over only then; without, the file exists and is refused).
+        """
+        import fcntl
+
+        other = _HELD.get(self.output)
+        if other is not None and other is not self and other.fd is not None:
+            if other.busy:
+                raise OutputError(f"{self.output}: in use by a running simulation in this process")
+            if not overwrite and os.path.exists(self.output):
+                raise OutputError(f"{self.output}: already exists; pass --overwrite to replace it")
+            other._hand_over()
+        for _ in range(10):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"{self.output}: cannot create the lock file ({exc})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                try:
+                    pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+                finally:
+                    os.close(fd)
+                raise OutputError(
+                    f"{self.output}: in use by another run (pid {pid}, lock {self.path}); "
+                    "wait for it to end or write to another file"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # removed by its previous holder meanwhile: lock the new one
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self.fd = fd
+            _HELD[self.output] = self
+            return self
+        raise OutputError(f"{self.output}: could not take the lock {self.path}")
+
+    def _hand_over(self):
+        self.release()
+        self.lost = True
+
+    def check(self):
+        """Raise when another simulation of this process took the output over."""
+        if self.lost:
+            raise OutputError(
+                f"{self.output}: another Simulation in this process now writes this file"
+            )
+
+    def release(self):
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still holding it: a waiting taker re-checks
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+        if _HELD.get(self.output) is self:
+            del _HELD[self.output]
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
 class Writer:
     """Streams spikes and state samples of one simulation (or one rank) into one HDF5
     file."""
 
     def __init__(
-        self, path, spec, backend, spike_pops, record_plan, units, version, rank=0, ranks=1
+        self,
+        path,
+        spec,
+        backend,
+        spike_pops,
+        record_plan,
+        units,
+        version,
+        rank=0,
+        ranks=1,
+        create=True,
     ):
         self.path = os.fspath(path)
         self.spike_pops = list(spike_pops)
         self.groups = record_plan.groups
         self.dt = spec.dt
+        self.f = None
+        if not create:  # an existing recording, cut back to a checkpoint: append to it
+            return
         try:
             f = h5py.File(self.path, "w", libver=LIBVER)
         except OSError as exc:
@@ -205,6 +330,169 @@ class Writer:
         finally:
             self.f.close()
             self.f = None
+
+    def copy_in(self, sources, blocks, t_stop, chunk=1 << 20):
+        """Fill a new recording with the part of old files this writer records.
+
+        Parameters
+        ----------
+        sources : list of (path, {population: spikes kept}, {(population, variable):
+            rows kept})
+            The old files (set aside by :func:`stash_recording`) and how much of each
+            belongs before the checkpoint.
+        blocks : dict of population -> (lo, hi)
+            The population-local ids this writer records spikes of.
+        t_stop : float
+            Simulated time of the checkpoint (ms).
+        chunk : int
+            Report values copied at a time (bounds the memory).
+
+        Returns
+        -------
+        dict of population -> int
+            Spikes copied.
+        """
+        f = self.f
+        counts = {}
+        files = [h5py.File(p, "r", locking=False, swmr=_swmr_needed(p)) for p, _, _ in sources]
+        try:
+            for pop in self.spike_pops:
+                ts, ids = [], []
+                lo, hi = blocks[pop]
+                for x, (_, nspk, _) in zip(files, sources, strict=True):
+                    if pop not in x.get("spikes", {}):
+                        continue
+                    n = nspk.get(pop, 0)
+                    g = x["spikes"][pop]
+                    if g["timestamps"].shape[0] < n:
+                        raise OutputError(f"{x.filename}: fewer spikes than the checkpoint says")
+                    t = g["timestamps"][:n]
+                    i = g["node_ids"][:n]
+                    sel = (i >= lo) & (i < hi)
+                    ts.append(t[sel])
+                    ids.append(i[sel])
+                t = np.concatenate(ts) if ts else np.zeros(0)
+                i = np.concatenate(ids).astype(np.uint64) if ids else np.zeros(0, np.uint64)
+                o = np.lexsort((i, t))  # the order of one process: time, then id
+                g = f["spikes"][pop]
+                for name, arr in (("timestamps", t[o]), ("node_ids", i[o])):
+                    g[name].resize((len(arr),))
+                    g[name][:] = arr
+                counts[pop] = len(t)
+            for pop, var, _cols, every, mine, _dtype in self.groups:
+                d = f["report"][pop][var]["data"]
+                rows = None
+                col_of = {int(x): c for c, x in enumerate(mine)}
+                parts = []  # (file, old columns, new columns)
+                for x, (_, _, reps) in zip(files, sources, strict=True):
+                    if (pop, var) not in reps:
+                        continue
+                    n = reps[(pop, var)]
+                    ids = x["report"][pop][var]["mapping"]["node_ids"][()]
+                    rows = n if rows is None else min(rows, n)
+                    old_c = [c for c, gid in enumerate(ids) if int(gid) in col_of]
+                    new_c = [col_of[int(ids[c])] for c in old_c]
+                    if old_c:
+                        parts.append((x, np.array(old_c), np.array(new_c)))
+                rows = rows or 0
+                d.resize((rows, d.shape[1]))
+                tm = f["report"][pop][var]["mapping"]["time"]
+                tm[0] = every * self.dt
+                tm[1] = tm[0] + rows * tm[2]
+                step = max(1, chunk // max(1, d.shape[1]))
+                for a in range(0, rows, step):
+                    b = min(rows, a + step)
+                    block = np.zeros((b - a, d.shape[1]), d.dtype)
+                    for x, old_c, new_c in parts:
+                        src = x["report"][pop][var]["data"]
+                        if src.shape[0] < b:
+                            raise OutputError(f"{x.filename}: fewer samples than the checkpoint")
+                        block[:, new_c] = src[a:b][:, old_c]
+                    d[a:b] = block
+            self._t_now = float(t_stop)
+            f.attrs["t_stop"] = float(t_stop)
+            f.flush()
+        finally:
+            for x in files:
+                x.close()
+        return counts
+
+
+def _swmr_needed(path):
+    """A file whose writer was killed opens only in SWMR read mode."""
+    try:
+        with h5py.File(path, "r", locking=False):
+            return False
+    except OSError:
+        return True
+
+
+def truncate_recording(path, spikes, rows, t_stop):
+    """Cut a recording back to a checkpoint, in place.
+
+    Parameters
+    ----------
+    path : str
+    spikes : dict of population -> int
+        Spikes to keep (the first ones: a file holds them in time order).
+    rows : dict of (population, variable) -> int
+        Report samples to keep.
+    t_stop : float
+        Simulated time of the checkpoint (ms).
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened for writing (its writer was killed: HDF5 refuses a
+        file with SWMR flags set); the caller rebuilds it instead.
+    OutputError
+        The file holds less than the checkpoint says.
+    """
+    with h5py.File(path, "r+", libver=LIBVER, locking=False) as f:
+        for pop, n in spikes.items():
+            g = f["spikes"][pop]
+            for name in ("timestamps", "node_ids"):
+                if g[name].shape[0] < n:
+                    raise OutputError(f"{path}: {pop} holds fewer spikes than the checkpoint")
+                g[name].resize((n,))
+        for (pop, var), n in rows.items():
+            g = f["report"][pop][var]
+            d = g["data"]
+            if d.shape[0] < n:
+                raise OutputError(f"{path}: {pop}/{var} holds fewer samples than the checkpoint")
+            d.resize((n, d.shape[1]))
+            tm = g["mapping"]["time"]
+            tm[1] = tm[0] + n * tm[2]
+        f.attrs["t_stop"] = float(t_stop)
+        f.attrs["complete"] = False
+
+
+STASH = ".resume-old"
+
+
+def stash_recording(files):
+    """Set the old files of a recording aside before new ones are written (rank 0).
+
+    A stash left by an interrupted resume is kept (it holds the originals; the file at
+    the path may be a partial copy).  Returns the stashed paths, one per file.
+    """
+    out = []
+    for p in files:
+        old = os.fspath(p) + STASH
+        if not os.path.exists(old):
+            if not os.path.exists(p):
+                raise OutputError(f"{p}: missing; it holds the recording up to the checkpoint")
+            os.replace(p, old)
+        out.append(old)
+    return out
+
+
+def drop_stash(stashed):
+    for p in stashed:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
 
 
 def merge_ranks(output, ranks, sizes, all_ids, range_of=None):
