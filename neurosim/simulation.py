@@ -359,6 +359,21 @@ class Simulation:
         cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
         left = nsteps
         stop_code = np.array([-1], np.int64)
+        # the recording and the finiteness check take ~50 us per call: batch them over
+        # intervals (up to CHUNK_STEPS steps or the recording buffer's bound)
+        pend = []
+        pend_steps = 0
+        n_entries = max(1, self.plan.n_entries)
+
+        def flush():
+            nonlocal pend, pend_steps
+            if pend:
+                ks = np.concatenate([p[0] for p in pend])
+                gids = np.concatenate([p[1] for p in pend])
+                self._store(ks, gids, [x for p in pend for x in p[2]])
+                pend, pend_steps = [], 0
+            self._check_finite()
+
         while left > 0:
             k0 = self.step
             m = min(interval, left, cap, self._to_checkpoint())
@@ -370,7 +385,8 @@ class Simulation:
                 ks, gids, d = be.run(k0 + done, m - done, deliver=False)
                 self.step = k0 + done + d
                 self.sim_time = self.step * self.dt
-                self._store(ks, gids, self.plan.chunk_samples(k0 + done, d))
+                pend.append((ks, gids, self.plan.chunk_samples(k0 + done, d)))
+                pend_steps += d
                 codes.append((ks - k0) * n_gids + gids)
                 done += d
             if self._stop is not None:
@@ -387,15 +403,24 @@ class Simulation:
             self.exchanged_spikes += len(every)
             self.exchanges += 1
             left -= m
-            self._check_finite()
+            due = self._checkpoint_due()
+            if (
+                pend_steps >= CHUNK_STEPS
+                or pend_steps * n_entries >= MAX_CHUNK_SAMPLES
+                or left == 0
+                or due
+                or n_stop
+            ):
+                flush()
             if bar is not None:
                 bar.update(m * self.dt)
                 el = time.perf_counter() - t_wall
                 bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
-            if self._checkpoint_due():
+            if due:
                 self.checkpoint()
             if n_stop and left > 0:
                 self._interrupt()
+        flush()
 
     def _check_finite(self):
         """Stop with population, neuron, variable and time at a NaN or Inf in the state."""
