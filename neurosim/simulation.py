@@ -286,14 +286,22 @@ class Simulation:
                 k0 = self.step
                 t_chunk = time.perf_counter()
                 want = min(chunk, left, cap, self._to_checkpoint())
-                ks, gids, done = self.backend.run(k0, want)
+                try:
+                    ks, gids, done = self.backend.run(k0, want)
+                except Exception as exc:
+                    self._abort_others(exc)
+                    raise
                 if time.perf_counter() - t_chunk < CHUNK_SECONDS and done == want:
                     chunk = min(2 * chunk, MAX_CHUNK_STEPS)
                 self.step += done
                 left -= done
                 self.sim_time = self.step * self.dt
                 self._store(ks, gids, self.plan.chunk_samples(k0, done))
-                self._check_finite()
+                try:
+                    self._check_finite()
+                except FloatingPointError as exc:
+                    self._abort_others(exc)
+                    raise
                 if bar is not None:
                     bar.update(done * self.dt)
                     el = time.perf_counter() - t_wall
@@ -425,7 +433,7 @@ class Simulation:
     def _check_finite(self):
         """Stop with population, neuron, variable and time at a NaN or Inf in the state."""
         if self.spec.kind == "ltc":
-            return
+            return self._check_finite_ltc()
         be = self.backend
         if np.isfinite(be.V).all() and np.isfinite(be.syn).all():
             return
@@ -773,6 +781,35 @@ class Simulation:
             hdf5.drop_stash(stashed)  # old rank files beyond this run's ranks go too
         if comm.size > 1:
             self._merge()
+
+    def _abort_others(self, exc):
+        """Graded networks on ranks exchange inside every step: an error on one rank
+        must end the job, or the others wait in the next exchange for ever."""
+        if self.comm.size == 1:
+            return
+        import sys
+
+        if self.writer:
+            self.writer.end_segment(complete=False)
+        print(f"neurosim: error on rank {self.comm.rank}: {exc}", file=sys.stderr)
+        self.comm.abort(3)
+
+    def _check_finite_ltc(self):
+        be = self.backend
+        owned = getattr(be, "owned", None)  # under MPI: the neurons this rank advances
+        v = be.V if owned is None else np.where(owned, be.V, 0.0)
+        if np.isfinite(v).all():
+            return
+        n = int(np.argmax(~np.isfinite(v)))
+        for lay in self.built.layouts.values():
+            if lay.kind in ("ltc", "cfc") and lay.n0 <= n < lay.n0 + lay.size:
+                var = "h" if lay.kind == "cfc" else "v"
+                if self.writer:
+                    self.writer.flush()
+                raise FloatingPointError(
+                    f"{lay.name}: neuron {n - lay.n0}, variable {var} is not finite "
+                    f"at t = {self.sim_time:g} ms (recording kept up to there)"
+                )
 
     def _merge(self):
         """Rank 0 merges the rank files into the output; the others wait for it."""
