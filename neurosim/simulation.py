@@ -268,12 +268,8 @@ class Simulation:
                     raise
                 except Exception as exc:
                     # the other ranks wait in the next exchange: end the whole job
-                    import sys
-
-                    if self.writer:
-                        self.writer.end_segment(complete=False)
-                    print(f"neurosim: error on rank {self.comm.rank}: {exc}", file=sys.stderr)
-                    self.comm.abort(3)
+                    self._abort_others(exc)
+                    raise
                 ok = True
                 return self
             left = nsteps
@@ -783,8 +779,8 @@ class Simulation:
             self._merge()
 
     def _abort_others(self, exc):
-        """Graded networks on ranks exchange inside every step: an error on one rank
-        must end the job, or the others wait in the next exchange for ever."""
+        """On several ranks an error on one rank must end the job (MPI_Abort, status 3),
+        or the others wait in the next exchange for ever.  Returns on one process."""
         if self.comm.size == 1:
             return
         import sys

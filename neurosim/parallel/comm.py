@@ -13,9 +13,6 @@ import time
 
 import numpy as np
 
-#: Environment variables that MPI launchers set (MPICH/Hydra, Open MPI, PMIx, Slurm).
-_LAUNCHER_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
-
 
 class SerialComm:
     """One process: every collective is the identity."""
@@ -55,7 +52,6 @@ class MpiComm:
         self.comm = MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
-        self._n = np.zeros(self.size, np.int64)
         self._one = np.zeros(1, np.int64)
 
     def allgather_int64(self, local):
@@ -108,7 +104,8 @@ class MpiComm:
 
 
 def launched_by_mpi() -> bool:
-    """True when an MPI launcher started this process with more than one rank."""
+    """True when an MPI launcher (MPICH/Hydra, Open MPI, PMIx, Slurm) started this
+    process with more than one rank."""
     for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"):
         v = os.environ.get(var)
         if v is not None:
