@@ -41,6 +41,8 @@ class LtcMpiBackend(LtcNumbaBackend):
             self.local.append((lo // CB, (hi + CB - 1) // CB))
         self.owned = owned
         self.xch = LtcExchange(comm, b, owned)
+        # RK4 stages k1..k3 and the values written into X between stages
+        self.rk = np.empty((4, self.work.shape[1]))
 
     def _stage(self, op, hh, v, out, X, i0, i1, pi, cb0, cb1):
         if cb1 <= cb0:
@@ -83,10 +85,10 @@ class LtcMpiBackend(LtcNumbaBackend):
                 st(1, hs, v, out, X, i0, i1, pi, cb0, cb1)
                 out[a:z] = v[a:z] + hs * out[a:z]
             elif method == 3:
-                k = [np.empty(n) for _ in range(3)]
+                k = self.rk[:3, :n]
+                tmp = self.rk[3, :n]
                 for q, f in enumerate((0.5, 0.5, 1.0)):
                     st(1, hs, v, k[q], X, i0, i1, pi, cb0, cb1)
-                    tmp = np.empty(n)
                     tmp[a:z] = v[a:z] + f * hs * k[q][a:z]
                     self._put(X, tmp, i0, i1, a, z)
                 st(1, hs, v, out, X, i0, i1, pi, cb0, cb1)
