@@ -361,6 +361,9 @@ class Simulation:
         n_gids = np.int64(self.built.n_gids)
         interval = max(1, int(self.built.min_delay))
         cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
+        native = comm.native() if getattr(be, "can_exchange", False) else None
+        if native is not None:
+            return self._run_parallel_native(nsteps, bar, t_wall, native, interval, cap)
         left = nsteps
         stop_code = np.array([-1], np.int64)
         # the recording and the finiteness check take ~50 us per call: batch them over
@@ -425,6 +428,41 @@ class Simulation:
             if n_stop and left > 0:
                 self._interrupt()
         flush()
+
+    def _run_parallel_native(self, nsteps, bar, t_wall, native, interval, cap):
+        """:meth:`_run_parallel` with the interval loop in compiled code: one backend
+        call runs a batch of intervals (up to ``CHUNK_STEPS`` steps), each followed by
+        the exchange, with MPI called from the kernel.  Same intervals, codes, sort
+        and delivery, so the same bits; Python runs once per batch (recording, the
+        finiteness check, the progress bar, checkpoints and stop requests)."""
+        be = self.backend
+        n_gids = int(self.built.n_gids)
+        left = nsteps
+        while left > 0:
+            k0 = self.step
+            # whole intervals per batch: a cut interval is an extra exchange
+            m = min(left, max(interval, CHUNK_STEPS // interval * interval), cap)
+            m = min(m, self._to_checkpoint())
+            ks, gids, d, n_spk, n_ex, stopped = be.run_exchanged(
+                k0, m, interval, n_gids, native, self._stop is not None
+            )
+            self.step = k0 + d
+            self.sim_time = self.step * self.dt
+            self._store(ks, gids, self.plan.chunk_samples(k0, d))
+            self._check_finite()
+            self.exchanged_spikes += n_spk
+            self.exchanges += n_ex
+            left -= d
+            if stopped and self._stop is None:
+                self._stop = "stop requested on another rank"
+            if bar is not None:
+                bar.update(d * self.dt)
+                el = time.perf_counter() - t_wall
+                bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
+            if self._checkpoint_due():
+                self.checkpoint()
+            if stopped and left > 0:
+                self._interrupt()
 
     def _check_finite(self):
         """Stop with population, neuron, variable and time at a NaN or Inf in the state."""

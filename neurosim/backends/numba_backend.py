@@ -40,6 +40,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ._numba_exp import pexp
+from ._numba_mpi import allgather_int64
 from .base import HostBackend
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -789,6 +790,9 @@ def _deliver_spikes(
 def _run(
     k0,
     nsteps,
+    rk0,
+    deliver,
+    sg_pos,
     dt,
     L,
     N,
@@ -812,11 +816,9 @@ def _run(
     row_uw,
     row_w,
     rows_tmp,
-    deliver,
     neuron_gid,
     sg_steps,
     sg_gids,
-    sg_pos,
     p_target,
     p_weight,
     p_delay,
@@ -998,12 +1000,112 @@ def _run(
         for e in range(r_nidx.shape[0]):
             ev = r_every[e]
             if (k + 1) % ev == 0:
-                row = (k + 1) // ev - k0 // ev - 1
+                row = (k + 1) // ev - rk0 // ev - 1
                 if r_row[e] < 0:
                     r_buf[row, e] = V[r_nidx[e]]
                 else:
                     r_buf[row, e] = syn[r_row[e], r_nidx[e]]
     return nsteps, n_sp, sg_pos
+
+
+@nb.njit(cache=True, nogil=True)
+def _grow(a, n):
+    """``a`` copied into a new array of at least ``n`` elements (doubling)."""
+    out = np.empty(max(n, 2 * a.shape[0]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _run_batch(
+    k0,
+    nsteps,
+    interval,
+    n_gids,
+    stop,
+    sg_pos,
+    fns,
+    comm,
+    h_int,
+    h_i64,
+    counts,
+    displs,
+    recv,
+    codes,
+    out_steps,
+    out_gids,
+    sp_steps,
+    sp_gids,
+    deliver_args,
+    run_args,
+):
+    """Steps ``[k0, k0 + nsteps)`` in intervals of at most ``interval`` steps, each
+    followed by the spike exchange and the delivery, as the Python loop of
+    :meth:`neurosim.simulation.Simulation._run_parallel` does them one by one (same
+    codes, same sort, same delivery: the same bits).
+
+    ``run_args`` are :func:`_run`'s arguments after ``sg_pos`` (its spike buffer is
+    ``sp_steps``/``sp_gids``; its recording rows count from ``k0``), ``deliver_args``
+    :func:`_deliver_spikes`'s after ``gids``.  ``codes``, ``out_steps``, ``out_gids``
+    and ``recv`` grow when needed and are returned.
+    """
+    done = 0
+    n_out = 0
+    n_spk = 0
+    n_exch = 0
+    stopped = False
+    err = 0
+    while done < nsteps:
+        ki = k0 + done
+        m = min(interval, nsteps - done)
+        nc = 0
+        if stop:
+            codes[0] = -1
+            nc = 1
+            stop = False
+        d = 0
+        while d < m:
+            # the kernel stops early when its spike buffer fills: finish the interval
+            dd, n_sp, sg_pos = _run(ki + d, m - d, k0, False, sg_pos, *run_args)
+            if nc + n_sp > codes.shape[0]:
+                codes = _grow(codes, nc + n_sp)
+            if n_out + n_sp > out_steps.shape[0]:
+                out_steps = _grow(out_steps, n_out + n_sp)
+                out_gids = _grow(out_gids, n_out + n_sp)
+            for i in range(n_sp):
+                codes[nc + i] = (sp_steps[i] - ki) * n_gids + sp_gids[i]
+                out_steps[n_out + i] = sp_steps[i]
+                out_gids[n_out + i] = sp_gids[i]
+            nc += n_sp
+            n_out += n_sp
+            d += dd
+        recv, total, err = allgather_int64(fns, comm, h_int, h_i64, codes, nc, counts, displs, recv)
+        if err != 0:
+            break
+        every = np.sort(recv[:total])
+        n_stop = np.searchsorted(every, 0)  # the stop codes sort first
+        if n_stop:
+            stopped = True
+            every = every[n_stop:]
+        _deliver_spikes(ki + every // n_gids, every % n_gids, *deliver_args)
+        n_spk += every.shape[0]
+        n_exch += 1
+        done += m
+        if stopped:
+            break
+    return (
+        done,
+        n_out,
+        n_spk,
+        n_exch,
+        stopped,
+        sg_pos,
+        err,
+        codes,
+        out_steps,
+        out_gids,
+        recv,
+    )
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -1419,10 +1521,16 @@ class NumbaBackend(HostBackend):
         self.sg_pos = int(np.searchsorted(self._sg_steps, step, side="left"))
 
     def deliver(self, steps, gids):
-        b = self.built
         _deliver_spikes(
             np.ascontiguousarray(steps, np.int64),
             np.ascontiguousarray(gids, np.int64),
+            *self._deliver_rest(),
+        )
+
+    def _deliver_rest(self):
+        """The arguments of :func:`_deliver_spikes` after ``(steps, gids)``."""
+        b = self.built
+        return (
             self.L,
             self.NR,
             self.ring_flat,
@@ -1437,8 +1545,87 @@ class NumbaBackend(HostBackend):
             self._rows_tmp,
         )
 
+    @property
+    def can_exchange(self):
+        """Whether :meth:`run_exchanged` can run this network (the specialised kernel;
+        plastic backends deliver through their own rows)."""
+        return type(self) is NumbaBackend and not (self._pop_kind == K_GENERIC).any()
+
+    def run_exchanged(self, k0, nsteps, interval, n_gids, native, stop):
+        """Advance ``nsteps`` steps across ranks in one compiled call: intervals of at
+        most ``interval`` steps, each followed by the exchange of every rank's spikes
+        (MPI called from compiled code) and their delivery.
+
+        Every rank must call it with the same ``k0``, ``nsteps`` and ``interval``.
+
+        Parameters
+        ----------
+        n_gids : int
+            Number of global ids (spike codes are ``(step - interval start) * n_gids +
+            gid``, as in the Python loop of the simulation).
+        native : types.SimpleNamespace
+            :meth:`neurosim.parallel.comm.MpiComm.native`.
+        stop : bool
+            This rank asks every rank to stop: the code -1 goes with the first
+            interval's spikes, and every rank ends the call after that interval.
+
+        Returns
+        -------
+        spike_steps, spike_gids : ndarray of int64
+            Spikes of local neurons and generators, by step then gid.
+        done : int
+            Steps done (``nsteps``, or the first interval's length after a stop).
+        exchanged, exchanges : int
+            Spikes gathered (all ranks) and number of exchanges.
+        stopped : bool
+            A rank asked to stop.
+        """
+        while self.sg_pos < len(self._sg_steps) and self._sg_steps[self.sg_pos] < k0:
+            self.sg_pos += 1
+        amp, base = self.cur.table(k0, nsteps)
+        self.rec.begin(k0, nsteps)
+        rec = self.rec
+        buf = rec.buf if rec.n_entries else np.zeros((1, 0))
+        ex = getattr(self, "_ex", None)
+        if ex is None:
+            # work buffers kept between calls; the kernel returns larger ones when needed
+            ex = self._ex = {
+                "counts": np.zeros(native.size, np.int32),
+                "displs": np.zeros(native.size, np.int32),
+                "recv": np.zeros(1 << 12, np.int64),
+                "codes": np.zeros(1 << 12, np.int64),
+                "out_s": np.zeros(1 << 12, np.int64),
+                "out_g": np.zeros(1 << 12, np.int64),
+            }
+        res = _run_batch(
+            k0,
+            nsteps,
+            interval,
+            n_gids,
+            bool(stop),
+            self.sg_pos,
+            native.fns,
+            native.comm,
+            native.h_int,
+            native.h_i64,
+            ex["counts"],
+            ex["displs"],
+            ex["recv"],
+            ex["codes"],
+            ex["out_s"],
+            ex["out_g"],
+            self.sp_steps,
+            self.sp_gids,
+            self._deliver_rest(),
+            self._run_rest(amp, base, rec, buf),
+        )
+        done, n_out, n_spk, n_exch, stopped, self.sg_pos, err = res[:7]
+        ex["codes"], ex["out_s"], ex["out_g"], ex["recv"] = res[7:]
+        if err:
+            raise RuntimeError(f"MPI error {err} in the spike exchange")
+        return ex["out_s"][:n_out].copy(), ex["out_g"][:n_out].copy(), done, n_spk, n_exch, stopped
+
     def run_steps(self, k0, nsteps, amp, amp_base, rec, deliver=True):
-        b, pi, ci = self.built, self.pois, self.cur
         # generator events before k0 (after a restart in the middle) are skipped
         while self.sg_pos < len(self._sg_steps) and self._sg_steps[self.sg_pos] < k0:
             self.sg_pos += 1
@@ -1446,8 +1633,14 @@ class NumbaBackend(HostBackend):
         if (self._pop_kind == K_GENERIC).any():
             return self._run_generic(k0, nsteps, amp, amp_base, rec, buf, deliver)
         done, n_sp, self.sg_pos = _run(
-            k0,
-            nsteps,
+            k0, nsteps, k0, bool(deliver), self.sg_pos, *self._run_rest(amp, amp_base, rec, buf)
+        )
+        return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done
+
+    def _run_rest(self, amp, amp_base, rec, buf):
+        """The arguments of :func:`_run` after ``(k0, nsteps, rk0, deliver, sg_pos)``."""
+        b, pi, ci = self.built, self.pois, self.cur
+        return (
             self.dt,
             self.L,
             self.N,
@@ -1471,11 +1664,9 @@ class NumbaBackend(HostBackend):
             self._row_uw,
             self._row_w,
             self._rows_tmp,
-            bool(deliver),
             self.neuron_gid,
             self._sg_steps,
             self._sg_gids,
-            self.sg_pos,
             b.pois_target,
             b.pois_weight,
             b.pois_delay,
@@ -1510,7 +1701,6 @@ class NumbaBackend(HostBackend):
             self._mask,
             self._fired,
         )
-        return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done
 
     def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf, deliver):
         b, p, pi, ci = self.built, self.prop, self.pois, self.cur

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -41,6 +42,9 @@ class SerialComm:
     def alltoallv(self, send, send_counts):
         return np.asarray(send).copy(), np.asarray(send_counts).copy()
 
+    def native(self):
+        return None
+
 
 class MpiComm:
     """COMM_WORLD through mpi4py, with the few collectives neurosim needs."""
@@ -53,6 +57,7 @@ class MpiComm:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self._one = np.zeros(1, np.int64)
+        self._native = None
 
     def allgather_int64(self, local):
         """Concatenate every rank's int64 array in rank order (Allgather + Allgatherv).
@@ -67,6 +72,50 @@ class MpiComm:
         if len(out):
             self.comm.Allgatherv(local, [out, counts])
         return out, counts
+
+    def native(self):
+        """What compiled code needs to call the collectives itself, or None.
+
+        Returns
+        -------
+        types.SimpleNamespace or None
+            ``size``: number of ranks; ``fns``: int64 addresses of ``MPI_Allgather``
+            and ``MPI_Allgatherv``;
+            ``comm``, ``h_int``, ``h_i64``: the handles of the communicator, ``MPI_INT``
+            and ``MPI_INT64_T`` as numpy integers of the library's handle width.  None
+            when the library's symbols cannot be found or the handles are neither 4
+            nor 8 bytes wide (the caller then exchanges from Python), or when
+            ``NEUROSIM_NATIVE_MPI=0``.
+        """
+        if os.environ.get("NEUROSIM_NATIVE_MPI", "1") == "0":
+            return None
+        if self._native is False:
+            return None
+        if self._native is None:
+            self._native = False
+            try:
+                import ctypes
+
+                MPI = self.MPI
+                lib = ctypes.CDLL(MPI.__file__)
+                width = MPI._sizeof(MPI.Comm)
+                if width != MPI._sizeof(MPI.Datatype) or width not in (4, 8):
+                    return None
+                itype = np.int32 if width == 4 else np.int64
+                addr = [
+                    ctypes.cast(getattr(lib, f), ctypes.c_void_p).value
+                    for f in ("MPI_Allgather", "MPI_Allgatherv")
+                ]
+            except (OSError, AttributeError, TypeError):
+                return None
+            self._native = SimpleNamespace(
+                size=self.size,
+                fns=np.array(addr, np.int64),
+                comm=itype(MPI._handleof(self.comm)),
+                h_int=itype(MPI._handleof(MPI.INT)),
+                h_i64=itype(MPI._handleof(MPI.INT64_T)),
+            )
+        return self._native
 
     def allreduce(self, value, op="sum"):
         ops = {"sum": self.MPI.SUM, "min": self.MPI.MIN, "max": self.MPI.MAX}

@@ -66,6 +66,8 @@ def run(case, outdir, path=None, overrides=(), duration=None):
         n_synapses=b.n_synapses + (b.n_gap if ltc else 0),
         src_gids=b.src_gids if not ltc else np.zeros(0, np.int64),
         exchanges=sim.exchanges,
+        # the interval loop ran in compiled code (MPI called from the kernel)
+        native=bool(comm.native() is not None and getattr(sim.backend, "can_exchange", False)),
     )
     summary = sim.summary()  # collective: every rank calls it
     if comm.rank == 0:

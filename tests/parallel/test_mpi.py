@@ -54,13 +54,13 @@ def env():
     return e
 
 
-def launch(n, *args, timeout=600, **kw):
+def launch(n, *args, timeout=600, extra_env=None, **kw):
     return subprocess.run(
         [mpiexec(), "-n", str(n), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env(),
+        env=dict(env(), **(extra_env or {})),
         **kw,
     )
 
@@ -153,6 +153,43 @@ def test_merged_file_equals_one_rank(runs, case, n):
     # what users call reads the merged file unchanged
     with neurosim.open(runs[n][0] / f"{case}.h5") as rec:
         assert rec.spike_populations or rec.report_populations
+
+
+@pytest.mark.parametrize("case", ("brunel2000", "cuba", "coba"))
+def test_exchange_loop_in_python_or_compiled(runs, case, tmp_path):
+    """Across ranks the interval loop runs in compiled code (MPI called from the
+    kernel); with ``NEUROSIM_NATIVE_MPI=0`` it runs in Python: same spikes either way."""
+    for r in range(2):
+        assert np.load(runs[2][0] / f"{case}.part{r}.npz")["native"]
+    script = os.path.join(ROOT, "tests", "parallel", "mpi_cases.py")
+    p = launch(
+        2, sys.executable, script, str(tmp_path), case, extra_env={"NEUROSIM_NATIVE_MPI": "0"}
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert not np.load(tmp_path / f"{case}.part0.npz")["native"]
+    with (
+        h5py.File(runs[2][0] / f"{case}.h5", "r") as a,
+        h5py.File(tmp_path / f"{case}.h5", "r") as b,
+    ):
+        for pop in a["spikes"]:
+            for ds in ("timestamps", "node_ids"):
+                np.testing.assert_array_equal(a["spikes"][pop][ds][()], b["spikes"][pop][ds][()])
+        assert a["spikes"][pop]["timestamps"].shape[0] > 0
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+def test_stop_on_one_rank_stops_every_rank_at_the_same_step(tmp_path, native):
+    script = os.path.join(ROOT, "tests", "parallel", "mpi_stop.py")
+    p = launch(2, sys.executable, script, str(tmp_path), extra_env={"NEUROSIM_NATIVE_MPI": native})
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = sorted(
+        line.split(maxsplit=2) for line in p.stdout.splitlines() if re.match(r"\d \d+ ", line)
+    )
+    # 5 ms run, then one exchange interval of min_delay = 1.5 ms (15 steps) before the stop
+    stopped = [r for r in rows if r[2] != "after"]
+    assert [(r[0], r[1]) for r in stopped] == [("0", "65"), ("1", "65")], rows
+    assert stopped[0][2] == "stop requested on another rank" and stopped[1][2] == "test stop"
+    assert [r[1] for r in rows if r[2] == "after"] == ["85", "85"]
 
 
 @pytest.mark.parametrize("n", RANKS[1:])

@@ -1,0 +1,29 @@
+"""Runs under ``mpiexec -n 2``: rank 1 asks to stop before a run; every rank must stop
+after the same first exchange interval.  Prints ``rank step reason`` per rank."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import neurosim  # noqa: E402
+from neurosim.parallel.comm import get_comm  # noqa: E402
+from neurosim.simulation import Interrupted  # noqa: E402
+from tests.parallel.mpi_cases import BRUNEL_SMALL, net  # noqa: E402
+
+if __name__ == "__main__":
+    comm = get_comm()
+    spec = neurosim.load(net("brunel2000"), [*BRUNEL_SMALL, "record.state=[]"])
+    sim = neurosim.Simulation(spec, output=os.path.join(sys.argv[1], "o.h5"), overwrite=True)
+    sim.run("5 ms")
+    if comm.rank == 1:
+        sim.request_stop("test stop")
+    try:
+        sim.run("100 ms")
+        print(comm.rank, sim.step, "not stopped", flush=True)
+    except Interrupted as exc:
+        print(comm.rank, sim.step, exc.reason, flush=True)
+    sim.run("2 ms")  # a later run goes on
+    print(comm.rank, sim.step, "after", flush=True)
+    sim.close()
