@@ -20,7 +20,12 @@ Speed comes from specialisation, not from reordering arithmetic:
   comparisons of a run are one vectorised pass, the ring additions another; short
   runs are drawn synapse by synapse;
 - spike delivery computes ring slots without a division, reads one weight for a row
-  whose weights are all equal, and prefetches the next spiking source's row.
+  whose weights are all equal, and prefetches the next spiking source's row;
+- with a delay per synapse and a ring larger than the cache, delivery is deferred:
+  a spike queues its row's delay groups on the slots they reach, and each step adds
+  the groups queued on its own slot (see :meth:`NumbaBackend._setup_deferred`);
+- across MPI ranks the intervals between exchanges run in one compiled call, MPI
+  called from the kernel (:mod:`neurosim.backends._numba_mpi`).
 
 Products with propagator entries that are exactly zero (padding, and the zero pattern
 of each shipped model, checked in :func:`_kind`) are left out: for a finite state
@@ -31,6 +36,8 @@ Every other operation is done in the reference's order, including additions of
 """
 
 from __future__ import annotations
+
+import os
 
 import numba as nb
 import numpy as np
@@ -669,6 +676,120 @@ def _prefetch(typingctx, arr, idx):
 _DCHUNK = 32  # synapses delivered between two prefetches of the next source's row
 
 
+@nb.njit(cache=True, nogil=True)
+def _group_rows_by_delay(row_ptr, target, weight, delay, L):
+    """Reorder each CSR row in place so that synapses of one delay are consecutive
+    (a stable counting sort; groups in order of first appearance), and return them.
+
+    Stability keeps the order of the synapses onto one target with one delay, the
+    only ones whose additions meet in one ring entry, so sums keep their bits.
+
+    Returns
+    -------
+    grp_ptr : ndarray of int64, shape (n_rows + 1,)
+        Row ``r`` has groups ``[grp_ptr[r], grp_ptr[r + 1])``.
+    g_j0 : ndarray of int64, shape (n_groups + 1,)
+        Group ``g`` holds synapses ``[g_j0[g], g_j0[g + 1])``.
+    g_d : ndarray of int64, shape (n_groups,)
+        Its delay (steps).
+    """
+    n_rows = row_ptr.shape[0] - 1
+    cnt = np.zeros(L, np.int64)
+    pos = np.zeros(L, np.int64)
+    vals = np.zeros(L, np.int64)
+    grp_ptr = np.zeros(n_rows + 1, np.int64)
+    maxlen = 0
+    ng = 0
+    for r in range(n_rows):
+        j0 = row_ptr[r]
+        j1 = row_ptr[r + 1]
+        maxlen = max(maxlen, j1 - j0)
+        nv = 0
+        for j in range(j0, j1):
+            d = np.int64(delay[j])
+            if cnt[d] == 0:
+                vals[nv] = d
+                nv += 1
+            cnt[d] += 1
+        for v in range(nv):
+            cnt[vals[v]] = 0
+        ng += nv
+        grp_ptr[r + 1] = ng
+    g_j0 = np.zeros(ng + 1, np.int64)
+    g_d = np.zeros(ng, np.int64)
+    tt = np.empty(maxlen, target.dtype)
+    tw = np.empty(maxlen, weight.dtype)
+    td = np.empty(maxlen, delay.dtype)
+    g = 0
+    for r in range(n_rows):
+        j0 = row_ptr[r]
+        j1 = row_ptr[r + 1]
+        nv = 0
+        for j in range(j0, j1):
+            d = np.int64(delay[j])
+            if cnt[d] == 0:
+                vals[nv] = d
+                nv += 1
+            cnt[d] += 1
+        o = 0
+        for v in range(nv):
+            d = vals[v]
+            pos[d] = o
+            g_j0[g + v] = j0 + o
+            g_d[g + v] = d
+            o += cnt[d]
+            cnt[d] = 0
+        if nv > 1:
+            for j in range(j0, j1):
+                d = np.int64(delay[j])
+                q = pos[d]
+                pos[d] = q + 1
+                tt[q] = target[j]
+                tw[q] = weight[j]
+                td[q] = delay[j]
+            for q in range(j1 - j0):
+                target[j0 + q] = tt[q]
+                weight[j0 + q] = tw[q]
+                delay[j0 + q] = td[q]
+        g += nv
+    g_j0[ng] = row_ptr[n_rows]
+    return grp_ptr, g_j0, g_d
+
+
+@nb.njit(cache=True, nogil=True)
+def _push_groups(srcs, kk, L, grp_ptr, g_d, pend, pend_n):
+    """Deferred delivery: queue the delay groups of the rows ``srcs`` (in order) on
+    the ring slot each reaches; the queue grows when full and is returned."""
+    for q in range(srcs.shape[0]):
+        r = srcs[q]
+        for g in range(grp_ptr[r], grp_ptr[r + 1]):
+            s = kk + g_d[g]
+            s = s - L if s >= L else s
+            n = pend_n[s]
+            if n == pend.shape[1]:
+                big = np.zeros((pend.shape[0], 2 * pend.shape[1]), np.int64)
+                big[:, : pend.shape[1]] = pend
+                pend = big
+            pend[s, n] = g
+            pend_n[s] = n + 1
+    return pend
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _apply_groups(kk, NR, ring, pend, pend_n, g_j0, target, weight):
+    """Add the groups queued on ring slot ``kk`` (in the order they were queued:
+    by emission step, then source, as immediate delivery adds them) to that slot:
+    every write of this pass lands in one slot of the ring, which stays in cache."""
+    off = np.int64(kk) * NR
+    for q in range(pend_n[kk]):
+        g = pend[kk, q]
+        j1 = g_j0[g + 1]
+        for j in range(g_j0[g], j1):
+            ring[np.uint64(off + np.int64(target[j]))] += np.float64(weight[j])
+    pend_n[kk] = 0
+    return 0
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _rows_of(gids, src_gids, rows):
     """Row of each source gid in the CSR (``src_gids`` sorted), skipping sources
@@ -741,6 +862,7 @@ def _deliver(srcs, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_dela
 def _deliver_spikes(
     steps,
     gids,
+    pend,
     L,
     NR,
     ring,
@@ -753,9 +875,15 @@ def _deliver_spikes(
     row_uw,
     row_w,
     rows_tmp,
+    defer,
+    grp_ptr,
+    g_d,
+    pend_n,
 ):
     """Deliver gathered spikes (sorted by step, then gid), step by step, as the kernel
-    delivers its own spikes on one process (same rows, same order)."""
+    delivers its own spikes on one process (same rows, same order).  With ``defer``
+    the rows' delay groups are queued on their ring slots instead (``pend``, grown
+    when full, is returned)."""
     n = steps.shape[0]
     a = 0
     while a < n:
@@ -764,7 +892,9 @@ def _deliver_spikes(
         while b < n and steps[b] == k:
             b += 1
         nr = _rows_of(gids[a:b], src_gids, rows_tmp)
-        if nr:
+        if nr and defer:
+            pend = _push_groups(rows_tmp[:nr], k % L, L, grp_ptr, g_d, pend, pend_n)
+        elif nr:
             _deliver(
                 rows_tmp[:nr],
                 k % L,
@@ -780,7 +910,7 @@ def _deliver_spikes(
                 row_w,
             )
         a = b
-    return 0
+    return pend
 
 
 # ---------------------------------------------------------------------------- kernel
@@ -793,6 +923,7 @@ def _run(
     rk0,
     deliver,
     sg_pos,
+    pend,
     dt,
     L,
     N,
@@ -852,6 +983,11 @@ def _run(
     istim,
     mask,
     fired,
+    defer,
+    grp_ptr,
+    g_j0,
+    g_d,
+    pend_n,
 ):
     NR = 2 * N
     n_sp = 0
@@ -863,8 +999,11 @@ def _run(
     tB = np.empty(_BLK)
     for k in range(k0, k0 + nsteps):
         if n_sp + N + (sg_steps.shape[0] - sg_pos) > cap and k > k0:
-            return k - k0, n_sp, sg_pos
+            return k - k0, n_sp, sg_pos, pend
         kk = k % L
+        # 0. deferred delivery: the spike input queued on this slot
+        if defer and pend_n[kk]:
+            _apply_groups(kk, NR, ring, pend, pend_n, g_j0, target, weight)
         # 1. Poisson input
         if run_g.shape[0]:
             _poisson(
@@ -982,20 +1121,23 @@ def _run(
         # ... delivered to ring slots k + D through the CSR, synapse by synapse
         if deliver and n_sp > n_sp0:
             nr = _rows_of(sp_gids[n_sp0:n_sp], src_gids, rows_tmp)
-            _deliver(
-                rows_tmp[:nr],
-                kk,
-                L,
-                NR,
-                ring,
-                row_ptr,
-                target,
-                weight,
-                delay,
-                uniform_delay,
-                row_uw,
-                row_w,
-            )
+            if defer:
+                pend = _push_groups(rows_tmp[:nr], kk, L, grp_ptr, g_d, pend, pend_n)
+            else:
+                _deliver(
+                    rows_tmp[:nr],
+                    kk,
+                    L,
+                    NR,
+                    ring,
+                    row_ptr,
+                    target,
+                    weight,
+                    delay,
+                    uniform_delay,
+                    row_uw,
+                    row_w,
+                )
         # 5. record
         for e in range(r_nidx.shape[0]):
             ev = r_every[e]
@@ -1005,7 +1147,7 @@ def _run(
                     r_buf[row, e] = V[r_nidx[e]]
                 else:
                     r_buf[row, e] = syn[r_row[e], r_nidx[e]]
-    return nsteps, n_sp, sg_pos
+    return nsteps, n_sp, sg_pos, pend
 
 
 @nb.njit(cache=True, nogil=True)
@@ -1036,6 +1178,7 @@ def _run_batch(
     out_gids,
     sp_steps,
     sp_gids,
+    pend,
     deliver_args,
     run_args,
 ):
@@ -1066,7 +1209,7 @@ def _run_batch(
         d = 0
         while d < m:
             # the kernel stops early when its spike buffer fills: finish the interval
-            dd, n_sp, sg_pos = _run(ki + d, m - d, k0, False, sg_pos, *run_args)
+            dd, n_sp, sg_pos, pend = _run(ki + d, m - d, k0, False, sg_pos, pend, *run_args)
             if nc + n_sp > codes.shape[0]:
                 codes = _grow(codes, nc + n_sp)
             if n_out + n_sp > out_steps.shape[0]:
@@ -1087,7 +1230,7 @@ def _run_batch(
         if n_stop:
             stopped = True
             every = every[n_stop:]
-        _deliver_spikes(ki + every // n_gids, every % n_gids, *deliver_args)
+        pend = _deliver_spikes(ki + every // n_gids, every % n_gids, pend, *deliver_args)
         n_spk += every.shape[0]
         n_exch += 1
         done += m
@@ -1105,6 +1248,7 @@ def _run_batch(
         out_steps,
         out_gids,
         recv,
+        pend,
     )
 
 
@@ -1467,6 +1611,65 @@ class NumbaBackend(HostBackend):
             and not negzero(b.weight)
         )
         self._populations()
+        self._setup_deferred()
+
+    #: Deferred delivery pays from this ring size on (``NEUROSIM_DEFER_DELIVERY``: 0
+    #: never, 1 whenever synapses have their own delays, else this threshold).
+    DEFER_MIN_RING_BYTES = 8 << 20
+
+    def _setup_deferred(self):
+        """Choose immediate or deferred delivery of recurrent spikes.
+
+        Immediate delivery adds a spike's weights to the ring slots of their delays
+        at once: with a delay per synapse the writes of one spike spread over every
+        slot, and a ring larger than the cache makes nearly each one a miss (the
+        microcircuit: 77,169 neurons x 2 receptors x 61 slots = 75 MB).  Deferred
+        delivery sorts each row's synapses by delay once (in place, stably) and only
+        queues (row, delay) groups on the slot they reach; at the start of that step
+        the queued groups are added to the one slot the neurons read next, which
+        stays in cache.  Additions into each ring entry keep their order (emission
+        step, source, CSR order), so the sums keep their bits.
+        """
+        b = self.built
+        mode = os.environ.get("NEUROSIM_DEFER_DELIVERY", "auto")
+        ring_bytes = self.ring_flat.nbytes
+        self._defer = bool(
+            len(b.target)
+            and self._uniform_delay == 0
+            and type(self) is NumbaBackend
+            and not (self._pop_kind == K_GENERIC).any()
+            and mode != "0"
+            and (mode == "1" or ring_bytes >= self.DEFER_MIN_RING_BYTES)
+        )
+        if self._defer:
+            self._grp_ptr, self._g_j0, self._g_d = _group_rows_by_delay(
+                b.row_ptr, b.target, b.weight, b.delay, self.L
+            )
+        else:
+            self._grp_ptr = np.zeros(1, np.int64)
+            self._g_j0 = np.zeros(1, np.int64)
+            self._g_d = np.zeros(0, np.int64)
+        self._pend = np.zeros((self.L, 64 if self._defer else 1), np.int64)
+        self._pend_n = np.zeros(self.L, np.int64)
+
+    def _pending_into(self, ring):
+        """Add the queued groups to ``ring`` (L * 2N, a copy), slot by slot, in the
+        order the kernel would."""
+        b = self.built
+        for s in range(self.L):
+            n = self._pend_n[s]
+            if n:
+                _apply_groups(
+                    s,
+                    self.NR,
+                    ring,
+                    self._pend,
+                    self._pend_n.copy(),
+                    self._g_j0,
+                    b.target,
+                    b.weight,
+                )
+        return ring
 
     def _populations(self):
         """Per population: neuron range, first row, shared or not, kind; parameter tables."""
@@ -1514,16 +1717,27 @@ class NumbaBackend(HostBackend):
     def refresh_propagators(self):
         self._populations()
 
+    def get_state(self, step):
+        """:meth:`HostBackend.get_state`, with the queued input of deferred delivery
+        added to the ring (the ring immediate delivery would hold)."""
+        state = super().get_state(step)
+        if self._defer and self._pend_n.any():
+            ring = self._pending_into(self.ring_flat.copy())
+            state["ring"] = ring.reshape(self.L, 2, self.N)
+        return state
+
     def set_state(self, step, state):
         """:meth:`HostBackend.set_state`, and the next spike-generator event at or
         after ``step``."""
         super().set_state(step, state)
+        self._pend_n[:] = 0  # the restored ring holds every queued input
         self.sg_pos = int(np.searchsorted(self._sg_steps, step, side="left"))
 
     def deliver(self, steps, gids):
-        _deliver_spikes(
+        self._pend = _deliver_spikes(
             np.ascontiguousarray(steps, np.int64),
             np.ascontiguousarray(gids, np.int64),
+            self._pend,
             *self._deliver_rest(),
         )
 
@@ -1543,6 +1757,10 @@ class NumbaBackend(HostBackend):
             self._row_uw,
             self._row_w,
             self._rows_tmp,
+            self._defer,
+            self._grp_ptr,
+            self._g_d,
+            self._pend_n,
         )
 
     @property
@@ -1616,11 +1834,12 @@ class NumbaBackend(HostBackend):
             ex["out_g"],
             self.sp_steps,
             self.sp_gids,
+            self._pend,
             self._deliver_rest(),
             self._run_rest(amp, base, rec, buf),
         )
         done, n_out, n_spk, n_exch, stopped, self.sg_pos, err = res[:7]
-        ex["codes"], ex["out_s"], ex["out_g"], ex["recv"] = res[7:]
+        ex["codes"], ex["out_s"], ex["out_g"], ex["recv"], self._pend = res[7:]
         if err:
             raise RuntimeError(f"MPI error {err} in the spike exchange")
         return ex["out_s"][:n_out].copy(), ex["out_g"][:n_out].copy(), done, n_spk, n_exch, stopped
@@ -1632,8 +1851,14 @@ class NumbaBackend(HostBackend):
         buf = rec.buf if rec.n_entries else np.zeros((1, 0))
         if (self._pop_kind == K_GENERIC).any():
             return self._run_generic(k0, nsteps, amp, amp_base, rec, buf, deliver)
-        done, n_sp, self.sg_pos = _run(
-            k0, nsteps, k0, bool(deliver), self.sg_pos, *self._run_rest(amp, amp_base, rec, buf)
+        done, n_sp, self.sg_pos, self._pend = _run(
+            k0,
+            nsteps,
+            k0,
+            bool(deliver),
+            self.sg_pos,
+            self._pend,
+            *self._run_rest(amp, amp_base, rec, buf),
         )
         return self.sp_steps[:n_sp].copy(), self.sp_gids[:n_sp].copy(), done
 
@@ -1700,6 +1925,11 @@ class NumbaBackend(HostBackend):
             self._istim,
             self._mask,
             self._fired,
+            self._defer,
+            self._grp_ptr,
+            self._g_j0,
+            self._g_d,
+            self._pend_n,
         )
 
     def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf, deliver):
