@@ -75,9 +75,7 @@ def test_deferred_delivery_keeps_the_bits(defer, tmp_path, monkeypatch):
         sim.close()
         states[be] = (mid, sim.backend.V.copy())
         with neurosim.open(str(tmp_path / f"{be}.h5")) as rec:
-            states[be] += (
-                {p: np.concatenate(rec.spikes(p)) for p in rec.spike_populations},
-            )
+            states[be] += ({p: np.concatenate(rec.spikes(p)) for p in rec.spike_populations},)
     a, b = states["numpy"], states["numba"]
     assert a[0]["ring"].any()  # input was queued for later steps
     for key in ("V", "syn", "ring"):
