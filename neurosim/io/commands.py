@@ -16,15 +16,20 @@ import os
 import re
 import sys
 
-FORMATS = {"nwb": (".nwb",), "neo": (".nix", ".h5")}
+FORMATS = {"nwb": (".nwb",), "neo": (".nix", ".h5"), "sonata": (".h5",)}
 
 
 def register(sub):
     """Add this module's subcommands to ``sub``; return ``{name: handler}``."""
-    e = sub.add_parser("export", help="export a recording to NWB or Neo")
+    e = sub.add_parser("export", help="export a recording to NWB, Neo or SONATA reports")
     e.add_argument("recording", help="a neurosim recording (.h5)")
-    e.add_argument("--to", required=True, metavar="FORMAT", help="nwb or neo")
-    e.add_argument("-o", "--output", help="file to write (default: <recording>.nwb / .nix)")
+    e.add_argument("--to", required=True, metavar="FORMAT", help="nwb, neo or sonata")
+    e.add_argument(
+        "-o",
+        "--output",
+        help="file to write (default: <recording>.nwb / .nix; sonata: <recording>_sonata.h5, "
+        "which names one file per variable, <stem>.<variable>.h5)",
+    )
     e.add_argument(
         "--populations", help="comma-separated populations to export (default: all recorded)"
     )
@@ -136,6 +141,8 @@ def _export(args):
     fmt = (args.to or "").lower()
     if fmt not in FORMATS:
         raise _bad(f"--to: unknown format {args.to!r}; expected one of: {', '.join(FORMATS)}")
+    if fmt == "sonata":
+        return _export_sonata(args)
     out = args.output or os.path.splitext(args.recording)[0] + FORMATS[fmt][0]
     ext = os.path.splitext(out)[1].lower()
     if fmt == "neo" and ext in (".pkl", ".pickle"):
@@ -172,6 +179,34 @@ def _export(args):
             raise _bad(f"{args.recording}: cannot read the recording ({_one_line(exc)})") from None
     n_rep = len(reports)
     print(f"wrote {out} ({fmt}: spikes of {len(spikes)} populations, {n_rep} state reports)")
+    return 0
+
+
+def _export_sonata(args):
+    """State reports as SONATA report files (one per variable); the recording's own
+    spikes are already SONATA's spike layout."""
+    from .sonata import SonataError, export_reports
+
+    out = args.output or os.path.splitext(args.recording)[0] + "_sonata.h5"
+    if os.path.splitext(out)[1].lower() != ".h5":
+        raise _bad(f"-o: {out}: expected a .h5 name for --to sonata")
+    stem = os.path.splitext(out)[0]
+    rec = open_neurosim_recording(args.recording)
+    with rec:
+        _spikes, reports = _selection(rec, args.recording, args.populations)
+    if not reports:
+        raise _bad(
+            f"{args.recording}: no state reports to export (its spikes are SONATA's already)"
+        )
+    for var in {v for _p, v in reports}:
+        _check_output(f"{stem}.{var}.h5", args.overwrite)
+    try:
+        paths = export_reports(args.recording, stem, reports, overwrite=args.overwrite)
+    except SonataError as exc:
+        raise _bad(str(exc)) from None
+    except (OSError, KeyError) as exc:
+        raise _bad(f"{args.recording}: cannot read the recording ({_one_line(exc)})") from None
+    print(f"wrote {', '.join(paths)} (SONATA reports, float32: {len(reports)} reports)")
     return 0
 
 

@@ -16,6 +16,11 @@ Out (:func:`write_edges`): a SONATA edges HDF5 file with one edge population
 sorted by target then source (as bmtk writes them), node ids population-local, and
 an edge-types table ``<stem>_edge_types.csv`` (space-separated, SONATA's CSV) next to it.
 
+Reports (:func:`export_reports`): SONATA's report files hold one variable each,
+``/report/<population>/{data, mapping/...}`` with float32 data, while a recording keeps
+``/report/<population>/<variable>/...`` in the state's dtype; the export writes one
+SONATA file per variable, which libsonata's ``ElementReportReader`` reads.
+
 In (:func:`import_sonata`): a circuit (``circuit_config.json``, or a simulation
 config naming one) with point neurons becomes a network file plus its connection
 tables.  Mapping:
@@ -177,6 +182,68 @@ def write_edges(path, connections, overwrite=False):
             template = "static_synapse" if kind == "spikes" else kind
             fh.write(f"{type_id} {template} {pre} {post} {kind} {unit}\n")
     return [path, types_path]
+
+
+def export_reports(recording, stem, reports, overwrite=False, rows_per_block=4096):
+    """Write the state reports of a recording as SONATA report files, one per variable.
+
+    Parameters
+    ----------
+    recording : str
+        A neurosim recording (a merged MPI recording too: its virtual datasets are
+        read through).
+    stem : str
+        Output names are ``<stem>.<variable>.h5``.
+    reports : list of (population, variable)
+        What to export (as :attr:`Recording.report_populations` / ``variables``).
+    overwrite : bool
+        Replace existing files.
+    rows_per_block : int
+        Time samples copied at once (the copy holds ``rows_per_block x neurons``
+        values in memory, whatever the recording's length).
+
+    Returns
+    -------
+    list of str
+        The files written.  The data become float32, as SONATA's reports are
+        (libsonata refuses float64): a float64 recording loses precision beyond
+        about 7 significant digits.
+    """
+    import h5py
+
+    by_var = {}
+    for pop, var in reports:
+        by_var.setdefault(var, []).append(pop)
+    paths = {var: f"{stem}.{_safe_name(var)}.h5" for var in by_var}
+    for path in paths.values():
+        if os.path.exists(path) and not overwrite:
+            raise SonataError(path, None, "already exists; pass --overwrite to replace it")
+    written = []
+    with h5py.File(recording, "r", locking=False) as src:
+        for var, pops in by_var.items():
+            path = paths[var]
+            tmp = path + ".part"
+            with h5py.File(tmp, "w") as f:
+                for pop in pops:
+                    g = src["report"][pop][var]
+                    d = f.create_group(f"report/{pop}")
+                    data = g["data"]
+                    out = d.create_dataset(
+                        "data",
+                        shape=data.shape,
+                        dtype=np.float32,
+                        chunks=True if data.size else None,
+                    )
+                    for a in range(0, data.shape[0], rows_per_block):
+                        out[a : a + rows_per_block] = data[a : a + rows_per_block]
+                    out.attrs.update(dict(data.attrs))
+                    m = d.create_group("mapping")
+                    for k, v in g["mapping"].items():
+                        m.create_dataset(k, data=v[()])
+                        m[k].attrs.update(dict(v.attrs))
+            os.replace(tmp, path)
+            written.append(path)
+    return written
 
 
 def write_connections_npz(path, connections, plain=False, overwrite=False):
