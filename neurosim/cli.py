@@ -51,7 +51,7 @@ def _parser():
     r.add_argument("-o", "--output", help="recording to write (default: <network name>.h5)")
     r.add_argument("--duration", help='simulated time, e.g. "200 ms" (default: the file\'s)')
     r.add_argument("--seed", help="random seed (default: the file's)")
-    r.add_argument("--backend", default="numba", help="numba (default) or numpy")
+    r.add_argument("--backend", default="numba", help="numba (default), numpy or cupy (GPU)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output")
     r.add_argument(
         "--set",
@@ -76,7 +76,7 @@ def _parser():
     rs = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     rs.add_argument("output", help="the recording of the run (its checkpoint: <output>.ckpt)")
     rs.add_argument("--checkpoint", help="checkpoint file (default: <output>.ckpt)")
-    rs.add_argument("--backend", help="numba or numpy (default: the run's)")
+    rs.add_argument("--backend", help="numba, numpy or cupy (default: the run's)")
     rs.add_argument(
         "--checkpoint-every", metavar="TIME", help="checkpoint interval (default: the run's)"
     )

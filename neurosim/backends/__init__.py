@@ -8,11 +8,13 @@ _REGISTRY = {
     # the plastic subclasses build the plain backend for networks without plasticity
     "numpy": ("neurosim.backends.plastic_numpy", "PlasticNumpyBackend", "numpy"),
     "numba": ("neurosim.backends.plastic_numba", "PlasticNumbaBackend", "numba"),
+    "cupy": ("neurosim.backends.cupy_backend", "CupyBackend", "cupy"),
 }
 #: The same backends for graded (LTC) networks.
 _LTC = {
     "numpy": ("neurosim.backends.ltc_numpy", "LtcNumpyBackend", "numpy"),
     "numba": ("neurosim.backends.ltc_numba", "LtcNumbaBackend", "numba"),
+    "cupy": ("neurosim.backends.ltc_cupy", "LtcCupyBackend", "cupy"),
 }
 
 
@@ -35,4 +37,10 @@ def get_backend(name, kind="spiking"):
         raise BackendError(
             f"backend {name!r} needs {lib}, which cannot be imported: {exc}"
         ) from None
-    return getattr(mod, cls)
+    backend = getattr(mod, cls)
+    # backends for hardware that may be absent (cupy: a GPU, a driver, NVRTC) say so
+    # here, before anything is built or opened
+    check = getattr(backend, "check_available", None)
+    if check is not None:
+        check()
+    return backend

@@ -1,0 +1,284 @@
+// Spiking networks on the GPU: the step of neurosim/backends/numpy_backend.py, one
+// thread per neuron (or per input target, or per ring slot), in the numpy reference's
+// arithmetic order so that the spike trains are the same bits.
+//
+// Per step k (launched from neurosim/backends/cupy_backend.py):
+//   k_poisson   one thread per ring target with Poisson synapses: the counts arriving
+//               in step k, added to ring slot k in synapse order;
+//   k_currents  one thread per neuron with current synapses: I_stim in synapse order;
+//   k_neurons   one thread per neuron: the closed-form update of numpy_backend._neurons
+//               over the padded propagator rows, spikes appended to a buffer;
+//   k_record    (common.cuh) the samples due at the end of step k.
+// Every batch of steps no longer than the smallest delay (or every exchange across
+// ranks), the batch's spikes are delivered, sorted by (step, gid):
+//   k_deliver_rows    one thread per spike: its CSR row and row length;
+//   k_deliver_expand  one thread per synapse reached: key = ring slot * M + c, where c
+//                     is the synapse's position in (step, gid, CSR) order, and weight;
+//   (the keys are sorted: cupy.sort, or numpy.sort in the emulation tests)
+//   k_deliver_add     one thread per ring slot reached: adds its weights in c order.
+// So every ring slot receives its input in the order of the CPU backends -- (step,
+// source gid, CSR position) for spikes, then synapse order for Poisson counts -- with
+// no floating-point atomics.
+#include "common.cuh"
+
+// Columns of the double parameter table P [row, NPAR] (one row per propagator row).
+#define P_EL 0
+#define P_IE 1
+#define P_VV 2
+#define P_VI 3
+#define P_VMIN 4
+#define P_VTH 5
+#define P_VRESET 6
+#define P_GL 7
+#define P_CM 8
+#define P_GAIN 9
+#define P_EREV 11
+#define P_PV 13
+#define P_PS 17
+#define P_GA 33
+#define NPAR 41
+// Columns of the integer table Q [row, NQ].
+#define Q_MEMBRANE 0
+#define Q_REC 1
+#define Q_REF 3
+#define NQ 4
+// Padded sizes (neurosim/network/build.py: S_MAX, C_MAX, R).
+#define S_MAX 4
+#define C_MAX 2
+
+extern "C" __global__ void k_poisson(
+    const i64 n,
+    const i64 k,
+    const i64 base,
+    const i64* __restrict__ ptr,
+    const i64* __restrict__ tgt,
+    const i32* __restrict__ delay,
+    const i32* __restrict__ gen,
+    const u64* __restrict__ key,
+    const double* __restrict__ weight,
+    const double* __restrict__ cdf,
+    const i64 K,
+    const i64* __restrict__ parts,
+    const i64* __restrict__ start,
+    const i64* __restrict__ stop,
+    double* __restrict__ ring) {
+  // Thread t owns ring target tgt[t] (receptor * N + neuron) and its Poisson synapses
+  // ptr[t] .. ptr[t + 1], in synapse order (numpy_backend._poisson's np.add.at order).
+  i64 t = ns_tid();
+  if (t >= n) return;
+  i64 slot = base + tgt[t];
+  double acc = ring[slot];
+  bool hit = false;
+  for (i64 j = ptr[t]; j < ptr[t + 1]; ++j) {
+    i64 g = gen[j];
+    i64 e = k - (i64)delay[j];  // the step the count was emitted in
+    if (e < start[g] || e >= stop[g]) continue;
+    i64 m = parts[g];
+    const double* c = cdf + g * K;
+    i64 count = 0;
+    for (i64 p = 0; p < m; ++p) {
+      double u = ns_uniform(key[j], (u64)e * (u64)m + (u64)p);
+      i64 q = 0;
+      while (q < K - 1 && c[q] < u) ++q;
+      count += q;
+    }
+    if (count) {
+      acc = acc + (double)count * weight[j];
+      hit = true;
+    }
+  }
+  if (hit) ring[slot] = acc;
+}
+
+extern "C" __global__ void k_currents(
+    const i64 n,
+    const i64 k,
+    const i64 amp_base,
+    const i64 amp_width,
+    const i64* __restrict__ ptr,
+    const i64* __restrict__ tgt,
+    const i32* __restrict__ delay,
+    const i32* __restrict__ chan,
+    const double* __restrict__ weight,
+    const double* __restrict__ amp,
+    double* __restrict__ istim) {
+  // Thread t sums the current synapses of neuron tgt[t] in synapse order from 0.0.
+  i64 t = ns_tid();
+  if (t >= n) return;
+  double acc = 0.0;
+  for (i64 j = ptr[t]; j < ptr[t + 1]; ++j) {
+    acc = acc + weight[j] * amp[(i64)chan[j] * amp_width + (k - (i64)delay[j] - amp_base)];
+  }
+  istim[tgt[t]] = acc;
+}
+
+extern "C" __global__ void k_neurons(
+    const i64 n,
+    const i64 k,
+    const i64 base,
+    const double dt,
+    double* __restrict__ V,
+    double* __restrict__ syn,
+    i32* __restrict__ refr,
+    double* __restrict__ ring,
+    const double* __restrict__ istim,
+    const i32* __restrict__ prow,
+    const double* __restrict__ P,
+    const i32* __restrict__ Q,
+    const i64* __restrict__ neuron_gid,
+    u64* __restrict__ counter,
+    i64* __restrict__ sp_step,
+    i64* __restrict__ sp_gid) {
+  // numpy_backend._neurons for neuron i (neurosim/models/base.py gives the order).
+  i64 i = ns_tid();
+  if (i >= n) return;
+  const double* p = P + (i64)prow[i] * NPAR;
+  const i32* q = Q + (i64)prow[i] * NQ;
+  double v = V[i];
+  i32 rf = refr[i];
+  bool is_free = rf == 0;
+  double inp[2];
+  inp[0] = ring[base + i];
+  inp[1] = ring[base + n + i];
+  ring[base + i] = 0.0;
+  ring[base + n + i] = 0.0;
+  double y[S_MAX];
+  for (int s = 0; s < S_MAX; ++s) y[s] = syn[s * n + i];
+
+  // membrane, current-based
+  double acc = 0.0;
+  for (int s = 0; s < S_MAX; ++s) acc = acc + p[P_PV + s] * y[s];
+  double i_tot = p[P_IE] + istim[i];
+  double el = p[P_EL];
+  double vn = el + p[P_VV] * (v - el) + acc + p[P_VI] * i_tot;
+  // membrane, conductance-based
+  if (q[Q_MEMBRANE] == 1) {
+    double gsum = 0.0;
+    double ge = 0.0;
+    for (int c = 0; c < C_MAX; ++c) {
+      double gbar = 0.0;
+      for (int s = 0; s < S_MAX; ++s) gbar = gbar + p[P_GA + c * S_MAX + s] * y[s];
+      gsum = gsum + gbar;
+      ge = ge + gbar * p[P_EREV + c];
+    }
+    double gtot = p[P_GL] + gsum;
+    double vinf = (p[P_GL] * el + ge + i_tot) / gtot;
+    vn = vinf + (v - vinf) * ns_pexp(-dt * gtot / p[P_CM]);
+  }
+  if (!is_free) {
+    vn = v;
+    rf = rf - 1;
+  }
+
+  // synaptic states: exact decay (flushed below 1e-300), then this step's input
+  double nw[S_MAX];
+  for (int s = 0; s < S_MAX; ++s) {
+    double a = 0.0;
+    for (int t = 0; t < S_MAX; ++t) a = a + p[P_PS + s * S_MAX + t] * y[t];
+    nw[s] = fabs(a) < 1e-300 ? 0.0 : a;
+  }
+  for (int r = 0; r < 2; ++r) {
+    double x = p[P_GAIN + r] * inp[r];
+    int st = q[Q_REC + r];
+    if (st < 0) {
+      if (is_free) vn = vn + x;  // delta input: discarded while refractory
+    } else {
+      nw[st] = nw[st] + x;
+    }
+  }
+  vn = vn < p[P_VMIN] ? p[P_VMIN] : vn;  // np.maximum (NaN kept)
+  bool fired = vn >= p[P_VTH];
+  if (fired) {
+    vn = p[P_VRESET];
+    rf = q[Q_REF];
+    // buffer order is arbitrary: spikes are sorted by (step, gid) before use
+    u64 at = atomicAdd(counter, 1ULL);
+    sp_step[at] = k;
+    sp_gid[at] = neuron_gid[i];
+  }
+  V[i] = vn;
+  refr[i] = rf;
+  for (int s = 0; s < S_MAX; ++s) syn[s * n + i] = nw[s];
+}
+
+// ---------------------------------------------------------------- delivery
+
+extern "C" __global__ void k_deliver_rows(
+    const i64 n,
+    const i64* __restrict__ codes,
+    const i64 n_gids,
+    const i64* __restrict__ src_gids,
+    const i64 n_src,
+    const i64* __restrict__ row_ptr,
+    i64* __restrict__ rows,
+    i64* __restrict__ lens) {
+  // Spike q (code = (step - kb) * n_gids + gid): the CSR row of its gid, or none.
+  i64 q = ns_tid();
+  if (q >= n) return;
+  i64 gid = codes[q] % n_gids;
+  i64 lo = 0;
+  i64 hi = n_src;
+  while (lo < hi) {  // first row with src_gids[row] >= gid
+    i64 mid = lo + (hi - lo) / 2;
+    if (src_gids[mid] < gid) lo = mid + 1;
+    else hi = mid;
+  }
+  bool found = lo < n_src && src_gids[lo] == gid;
+  rows[q] = found ? lo : -1;
+  lens[q] = found ? row_ptr[lo + 1] - row_ptr[lo] : 0;
+}
+
+extern "C" __global__ void k_deliver_expand(
+    const i64 M,
+    const i64 n,
+    const i64* __restrict__ codes,
+    const i64 kb,
+    const i64 n_gids,
+    const i64* __restrict__ rows,
+    const i64* __restrict__ ends,
+    const i64* __restrict__ row_ptr,
+    const i32* __restrict__ target,
+    const void* __restrict__ weight,
+    const i64 weight_f64,
+    const void* __restrict__ delay,
+    const i64 delay_u16,
+    const i64 L,
+    const i64 NR,
+    i64* __restrict__ keys,
+    double* __restrict__ vals) {
+  // Synapse c of the batch in (step, gid, CSR) order; ends = inclusive cumsum of the
+  // row lengths of the spikes, in that order.
+  i64 c = ns_tid();
+  if (c >= M) return;
+  i64 lo = 0;
+  i64 hi = n;
+  while (lo < hi) {  // the spike q: first with ends[q] > c
+    i64 mid = lo + (hi - lo) / 2;
+    if (ends[mid] <= c) lo = mid + 1;
+    else hi = mid;
+  }
+  i64 q = lo;
+  i64 first = q > 0 ? ends[q - 1] : 0;
+  i64 j = row_ptr[rows[q]] + (c - first);
+  i64 step = kb + codes[q] / n_gids;
+  i64 d = delay_u16 ? (i64)((const u16*)delay)[j] : (i64)((const u8*)delay)[j];
+  i64 slot = ((step + d) % L) * NR + (i64)target[j];
+  keys[c] = slot * M + c;
+  vals[c] = weight_f64 ? ((const double*)weight)[j] : (double)((const float*)weight)[j];
+}
+
+extern "C" __global__ void k_deliver_add(
+    const i64 M,
+    const i64* __restrict__ keys,
+    const double* __restrict__ vals,
+    double* __restrict__ ring) {
+  // Sorted keys: the first thread of each run of one ring slot adds the run's weights
+  // in order (c ascending), as the CPU's synapse-by-synapse loop does.
+  i64 t = ns_tid();
+  if (t >= M) return;
+  i64 slot = keys[t] / M;
+  if (t > 0 && keys[t - 1] / M == slot) return;
+  double acc = ring[slot];
+  for (i64 u = t; u < M && keys[u] / M == slot; ++u) acc = acc + vals[keys[u] % M];
+  ring[slot] = acc;
+}
