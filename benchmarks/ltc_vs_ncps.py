@@ -17,9 +17,12 @@ What is compared (batch 1, dt = 1 ms = one ncps time unit, one step = one tick):
   run by ``benchmarks/peers/ncps_step.py`` in the ncps venv, a subprocess per
   measurement; ncps's wired ``CfC`` (``ncps.torch.CfC(K, wiring)``, WiredCfCCell,
   float32) on the same wiring for comparison;
-* neurosim (numba backend, float64): ``ltc_fused`` with 6 substeps (the same solver and
-  the same number of passes over the synapses as ncps's 6 unfolds), and
-  ``closed_form`` with 1 and with 6 substeps.
+* neurosim (numba backend): ``ltc_fused`` with 6 substeps (the same solver and the
+  same number of passes over the synapses as ncps's 6 unfolds) and ``closed_form``
+  with 1 and with 6 substeps, in float64; ``ltc_fused`` x6 and ``closed_form`` x1 also
+  in float32 (``integrator: {dtype: float32}``: synapse parameters in float32, fully
+  connected projections stored dense and summed in float32; docs/ltc.md), the
+  like-for-like comparison with ncps's float32.
 
 One thread each: NUMBA_NUM_THREADS=1 here, ``torch.set_num_threads(1)`` (and
 OMP/MKL_NUM_THREADS=1) in the ncps process.  Times are wall time per step of the whole
@@ -32,8 +35,8 @@ The same network on both sides: every network is generated here as a sparse ncps
 (raw ncps parameters per synapse), written once as a neurosim network file
 (softplus applied, as ``neurosim convert ncps`` does) and loaded by ncps_step.py into
 dense ncps tensors.  The parity check runs the first steps on both sides from h = 0 with
-the same inputs (ncps LTC float64 against neurosim ltc_fused x6: agreement to ~1e-12;
-float32: ~1e-6).
+the same inputs (ncps LTC float64 against neurosim ltc_fused x6 float64: agreement to
+~1e-12; ncps float32 against neurosim float64 and against neurosim float32: ~1e-6).
 
 Networks: ``ncp19`` (ncps AutoNCP(19, 4), the trained-shape parameters of
 tests/reference case ltc_ncp19; CfC uses the real 3-layer AutoNCP), ``celegans302`` (the
@@ -215,22 +218,82 @@ def kernel_bytes(sim):
     }
 
 
-def neurosim_side(path, steps_check):
-    import neurosim  # noqa: F401
+def _load(path, method, substeps, dtype):
+    import neurosim
 
+    spec = neurosim.load(
+        path,
+        [
+            f"populations.ltc.integrator.method={method}",
+            f"populations.ltc.integrator.substeps={substeps}",
+            f"populations.ltc.integrator.dtype={dtype}",
+        ],
+    )
+    spec.record_state = []
+    return spec
+
+
+def time_per_tick(path, method, substeps, dtype, min_s=0.2, repeats=5):
+    """As ltc_accuracy.time_per_tick, with the population's dtype: (wall s, ticks, cpu s)
+    per tick, best of ``repeats`` warm runs of Simulation.run, nothing recorded."""
+    import numpy as np
+
+    import neurosim
+
+    sim = neurosim.Simulation(_load(path, method, substeps, dtype), backend="numba")
+    with np.errstate(all="ignore"):
+        sim.run(1.0)  # kernels compiled / loaded from numba's cache
+        t0 = time.perf_counter()
+        sim.run(2.0)
+        est = max((time.perf_counter() - t0) / 2, 1e-7)
+        n = int(min(20000, max(3, min_s / est)))
+        best = best_cpu = float("inf")
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            sim.run(float(n))
+            best = min(best, (time.perf_counter() - t0) / n)
+            best_cpu = min(best_cpu, (time.process_time() - c0) / n)
+    return best, n, best_cpu
+
+
+def final_state(path, steps, dtype):
+    """v after ``steps`` ticks of ltc_fused x6 in ``dtype``."""
+    import neurosim
+
+    sim = neurosim.Simulation(_load(path, "ltc_fused", 6, dtype), backend="numba")
+    sim.run(float(steps))
+    return sim.get("ltc", "v"), sim
+
+
+#: (method, substeps, dtype) timed on every network
+RUNS = (
+    ("ltc_fused", 6, "float64"),
+    ("closed_form", 1, "float64"),
+    ("closed_form", 6, "float64"),
+    ("ltc_fused", 6, "float32"),
+    ("closed_form", 1, "float32"),
+)
+
+
+def _key(m, s, dt):
+    return f"{m}x{s}" + ("_f32" if dt == "float32" else "")
+
+
+def neurosim_side(path, steps_check):
     res = {}
-    for m, s in (("ltc_fused", 6), ("closed_form", 1), ("closed_form", 6)):
-        tpt, nt, nsyn, _, cpu = A.time_per_tick(path, "ltc", 1.0, m, s)
-        res[f"{m}x{s}"] = {
+    for m, s, dt in RUNS:
+        tpt, nt, cpu = time_per_tick(path, m, s, dt)
+        res[_key(m, s, dt)] = {
             "ms_per_step": tpt * 1e3,
             "cpu_ms_per_step": cpu * 1e3,
             "timed_ticks": nt,
         }
-    v, div = A.trajectory(path, "ltc", steps_check, 1.0, "ltc_fused", 6)
-    sim = neurosim.Simulation(A.load(path, "ltc", "ltc_fused", 6), backend="numba")
-    res["kernel_bytes"] = kernel_bytes(sim)
+    v = {}
+    for dt in ("float64", "float32"):
+        v[dt], sim = final_state(path, steps_check, dt)
+        res["kernel_bytes" + ("_f32" if dt == "float32" else "")] = kernel_bytes(sim)
     res["n_synapses_incl_sensory"] = sim.built.n_synapses
-    return res, v[-1]
+    return res, v
 
 
 def measure_network(name, work, py, quick, log):
@@ -268,12 +331,14 @@ def measure_network(name, work, py, quick, log):
         st = os.path.join(work, f"{name}_{dt}_h.npz")
         o = ncps(py, mpath, "ltc", 6, dt, check_steps=check, repeats=0 if big else 5, states_out=st)
         with np.load(st) as z:
-            o["parity_max_abs_diff"] = float(np.max(np.abs(z["h"] - v_ns)))
+            o["parity_max_abs_diff"] = float(np.max(np.abs(z["h"] - v_ns["float64"])))
+            o["parity_max_abs_diff_ns_f32"] = float(np.max(np.abs(z["h"] - v_ns["float32"])))
         r["ncps"][f"ltc_{dt}"] = o
         log(
             f"[{name}] ncps LTC {dt}: {o['ms_per_step']:.3f} ms/step (S={o['steps']}), "
             f"parity vs neurosim ltc_fused x6 after {check} steps: "
-            f"{o['parity_max_abs_diff']:.1e}  ({o['process_s']:.0f} s)"
+            f"{o['parity_max_abs_diff']:.1e} (neurosim float32: "
+            f"{o['parity_max_abs_diff_ns_f32']:.1e})  ({o['process_s']:.0f} s)"
         )
     o = ncps(
         py,
@@ -355,6 +420,43 @@ def time_to_accuracy(work, py, log, T=20, smax=64):
     return out
 
 
+def stream_bandwidth():
+    """One core's STREAM-like bandwidth (GB/s): triad ``a = b + s c`` (24 B per element
+    moved) on arrays of 3 x 96 MB (main memory) and 3 x 4 MB (L3-resident), and a read
+    of one array, best of 10, numba-compiled (NUMBA_NUM_THREADS=1)."""
+    import numba as nb
+    import numpy as np
+
+    @nb.njit(cache=False, nogil=True)
+    def triad(a, b, c, s):
+        for i in range(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    @nb.njit(cache=False, nogil=True, fastmath=True)
+    def read(b):
+        s = 0.0
+        for i in range(b.shape[0]):
+            s += b[i]
+        return s
+
+    out = {}
+    for label, n in (("memory", 12_000_000), ("l3", 500_000)):
+        a, b, c = np.zeros(n), np.ones(n), np.ones(n)
+        triad(a, b, c, 3.0)
+        read(b)
+        bt = br = float("inf")
+        for _ in range(10):
+            t0 = time.perf_counter()
+            triad(a, b, c, 3.0)
+            bt = min(bt, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            read(b)
+            br = min(br, time.perf_counter() - t0)
+        out[f"triad_{label}_GBs"] = 24 * n / bt / 1e9
+        out[f"read_{label}_GBs"] = 8 * n / br / 1e9
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
@@ -371,75 +473,114 @@ def markdown(res, meta):
         "",
         "Batch 1, dt = 1 (one ncps time unit = 1 ms), ms per step, warm, best of 5 "
         "(ncps LTC on rand10k: one step).  ncps LTC = fused solver, 6 unfolds; neurosim "
-        "`ltc_fused x6` = the same solver and the same 6 passes; `closed_form x1/x6` = "
-        "neurosim's exact-under-frozen-input update with 1 / 6 substeps.  neurosim is "
-        "float64.  Ratio = ncps / neurosim (> 1: neurosim faster).",
+        "`fused x6` = the same solver and the same 6 passes; `closed x1/x6` = "
+        "neurosim's exact-under-frozen-input update with 1 / 6 substeps.  neurosim f64 "
+        "= float64; neurosim f32 = `integrator: {dtype: float32}` (parameters in "
+        "float32, fully connected projections dense and summed in float32).  Ratio = "
+        "ncps / neurosim (> 1: neurosim faster), like for like: ncps f32 against neurosim "
+        "f32, ncps f64 against neurosim f64.",
         "",
         A.load_note(meta) + "  " + A.code_note(meta),
         "",
-        "| network | N | synapses | density | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 "
-        "| neurosim closed x1 | neurosim closed x6 | f32 / fused x6 | f64 / fused x6 "
-        "| f32 / closed x1 | ncps wired CfC f32 | parity f64 (f32) |",
-        "| --- |" + " ---: |" * 13,
+        "| network | N | synapses | density | ncps LTC f32 | ncps LTC f64 "
+        "| neurosim fused x6 f32 | neurosim fused x6 f64 | neurosim closed x1 f32 "
+        "| neurosim closed x1 f64 | neurosim closed x6 f64 | ncps f32 / fused x6 f32 "
+        "| ncps f64 / fused x6 f64 | ncps f32 / closed x1 f32 | ncps wired CfC f32 "
+        "| parity f64 (f32) |",
+        "| --- |" + " ---: |" * 15,
     ]
     for name, r in res["networks"].items():
         n, c = r["neurosim"], r["ncps"]
         f32 = c["ltc_float32"]["ms_per_step"]
         f64 = c.get("ltc_float64", {}).get("ms_per_step")
-        fu, c1, c6 = (
-            n[k]["ms_per_step"] for k in ("ltc_fusedx6", "closed_formx1", "closed_formx6")
+        fu32, fu, c132, c1, c6 = (
+            n[k]["ms_per_step"]
+            for k in (
+                "ltc_fusedx6_f32",
+                "ltc_fusedx6",
+                "closed_formx1_f32",
+                "closed_formx1",
+                "closed_formx6",
+            )
         )
         par = (
             f"{c['ltc_float64']['parity_max_abs_diff']:.0e} " if "ltc_float64" in c else ""
-        ) + f"({c['ltc_float32']['parity_max_abs_diff']:.0e})"
+        ) + f"({c['ltc_float32']['parity_max_abs_diff_ns_f32']:.0e})"
         L.append(
             f"| {name} | {r['N']} | {r['n_syn']:,} (+{r['n_sensory']:,} sens.) | "
-            f"{100 * r['density']:.3g} % | {_f(f32)} | {_f(f64)} | {_f(fu)} | {_f(c1)} | "
-            f"{_f(c6)} | {f32 / fu:.2f} | "
+            f"{100 * r['density']:.3g} % | {_f(f32)} | {_f(f64)} | {_f(fu32)} | {_f(fu)} | "
+            f"{_f(c132)} | {_f(c1)} | {_f(c6)} | **{f32 / fu32:.2f}** | "
             + (f"{f64 / fu:.2f}" if f64 else "—")
-            + f" | {f32 / c1:.2f} | "
+            + f" | {f32 / c132:.2f} | "
             f"{_f(c['cfc_float32']['ms_per_step'])} | {par} |"
         )
     L += [
         "",
         "Parity: max |h_ncps - v_neurosim| after the first 4 steps from h = 0 (rand10k: "
-        "1 step), ncps LTC float64 (float32) against neurosim ltc_fused x6.",
+        "1 step), ltc_fused x6: ncps float64 against neurosim float64 (ncps float32 "
+        "against neurosim float32).",
         "",
         "Same runs, CPU time per step (time.process_time; the steadier number when other "
         "processes share the cores):",
         "",
-        "| network | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 | neurosim closed x1 "
-        "| f32 / fused x6 | f64 / fused x6 | f32 / closed x1 | ncps wired CfC f32 |",
-        "| --- |" + " ---: |" * 8,
+        "| network | ncps LTC f32 | ncps LTC f64 | neurosim fused x6 f32 "
+        "| neurosim fused x6 f64 | neurosim closed x1 f32 | ncps f32 / fused x6 f32 "
+        "| ncps f64 / fused x6 f64 | ncps f32 / closed x1 f32 | ncps wired CfC f32 |",
+        "| --- |" + " ---: |" * 9,
     ]
     for name, r in res["networks"].items():
         n, c = r["neurosim"], r["ncps"]
         f32 = c["ltc_float32"]["cpu_ms_per_step"]
         f64 = c.get("ltc_float64", {}).get("cpu_ms_per_step")
-        fu, c1 = n["ltc_fusedx6"]["cpu_ms_per_step"], n["closed_formx1"]["cpu_ms_per_step"]
+        fu32, fu, c132 = (
+            n[k]["cpu_ms_per_step"] for k in ("ltc_fusedx6_f32", "ltc_fusedx6", "closed_formx1_f32")
+        )
         L.append(
-            f"| {name} | {_f(f32)} | {_f(f64)} | {_f(fu)} | {_f(c1)} | {f32 / fu:.2f} | "
+            f"| {name} | {_f(f32)} | {_f(f64)} | {_f(fu32)} | {_f(fu)} | {_f(c132)} | "
+            f"**{f32 / fu32:.2f}** | "
             + (f"{f64 / fu:.2f}" if f64 else "—")
-            + f" | {f32 / c1:.2f} | "
+            + f" | {f32 / c132:.2f} | "
             f"{_f(c['cfc_float32']['cpu_ms_per_step'])} |"
         )
     L += [
         "",
         "## Bytes streamed per synapse per pass",
         "",
-        "| network | neurosim (B / synapse / pass) | ncps dense params f32 (B / recurrent "
-        "synapse / unfold) | ncps f64 | ncps dense entries / recurrent synapse |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| network | neurosim f32 (B / synapse / pass) | neurosim f64 | ncps dense params "
+        "f32 (B / recurrent synapse / unfold) | ncps f64 | ncps dense entries / recurrent "
+        "synapse |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     src = None
     for name, r in res["networks"].items():
-        kb = r["neurosim"]["kernel_bytes"]
+        kb, kb32 = r["neurosim"]["kernel_bytes"], r["neurosim"]["kernel_bytes_f32"]
         src = kb["source"]
         nb = r["ncps_param_bytes_per_synapse"]
         L.append(
-            f"| {name} | {kb['bytes_per_synapse']:.1f} | {nb['float32']:.0f} | "
-            f"{_f(nb.get('float64'))} | {r['N'] ** 2 / r['n_syn']:.1f} |"
+            f"| {name} | {kb32['bytes_per_synapse']:.1f} | {kb['bytes_per_synapse']:.1f} | "
+            f"{nb['float32']:.0f} | {_f(nb.get('float64'))} | {r['N'] ** 2 / r['n_syn']:.1f} |"
         )
+    bw = res.get("bandwidth")
+    fc = res["networks"].get("fc1000")
+    if bw:
+        L += [
+            "",
+            f"One core's STREAM-like bandwidth here (triad, best of 10): "
+            f"{bw['triad_memory_GBs']:.1f} GB/s from memory (3 x 96 MB), "
+            f"{bw['triad_l3_GBs']:.1f} GB/s L3-resident (3 x 4 MB); read-only "
+            f"{bw['read_memory_GBs']:.1f} / {bw['read_l3_GBs']:.1f} GB/s.",
+        ]
+        if fc:
+            kb = fc["neurosim"]["kernel_bytes_f32"]["bytes_per_synapse"]
+            mb = kb * (fc["n_syn"] + fc["n_sensory"]) / 1e6
+            per_pass = fc["neurosim"]["ltc_fusedx6_f32"]["ms_per_step"] / 6
+            L.append(
+                f"fc1000 float32 streams {mb:.1f} MB per pass (fits the 32 MB L3): bound "
+                f"{mb / bw['read_l3_GBs']:.2f} ms per pass at the L3 read rate, "
+                f"{mb / bw['read_memory_GBs']:.2f} ms from memory; measured "
+                f"{per_pass:.2f} ms per pass (fused x6 / 6): the float32 sigmoid, not the "
+                "bytes, sets the time."
+            )
     L += [
         "",
         f"neurosim: {src}; all their bytes / chemical synapses (incl. sensory); "
@@ -511,7 +652,8 @@ def main(argv=None):
     def log(msg):
         print(msg, flush=True)
 
-    res = {"networks": {}}
+    res = {"networks": {}, "bandwidth": stream_bandwidth()}
+    log("one core's bandwidth: " + ", ".join(f"{k} {v:.1f}" for k, v in res["bandwidth"].items()))
     try:
         for name in nets:
             res["networks"][name], _ = measure_network(name, work, a.ncps_python, a.quick, log)

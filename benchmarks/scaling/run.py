@@ -4,8 +4,8 @@
 
 Runs, each under ``mpiexec -n R`` with one numba thread per rank (NUMBA_NUM_THREADS=1):
 
-- brunel2000 (1 s) on 1 and 2 ranks, ``--repeats`` times each: simulation wall time
-  (medians), speed-up and parallel efficiency T1 / (2 T2);
+- brunel2000 (1 s) on 1 and 2 ranks, in turn, ``--repeats`` times each: simulation
+  wall time (medians), speed-up and parallel efficiency T1 / (2 T2), also pair by pair;
 - brunel2000 (200 ms) on 1, 2 and 4 ranks: peak RSS per rank;
 - the Allgather + Allgatherv pair per exchange on 2 and 4 ranks for payloads of
   0 B - 512 KiB per rank (latency and bandwidth of the cost model);
@@ -43,8 +43,13 @@ def main():
     net = os.path.join(ROOT, "networks", "brunel2000.yaml")
     worker = os.path.join(HERE, "worker.py")
     out = {"strong": {}, "memory": {}, "allgather": {}}
+    # 1 and 2 ranks in turn, so that a drift in the machine's speed hits both alike
+    runs_of = {1: [], 2: []}
+    for _ in range(args.repeats):
+        for n in (1, 2):
+            runs_of[n].append(mpirun(n, worker, net, "--duration", "1 s"))
     for n in (1, 2):
-        runs = [mpirun(n, worker, net, "--duration", "1 s") for _ in range(args.repeats)]
+        runs = runs_of[n]
         out["strong"][n] = {
             "sim_s": [r["sim_s"] for r in runs],
             "median_sim_s": statistics.median(r["sim_s"] for r in runs),
@@ -57,6 +62,12 @@ def main():
     t1, t2 = out["strong"][1]["median_sim_s"], out["strong"][2]["median_sim_s"]
     out["speedup_2"] = t1 / t2
     out["efficiency_2"] = t1 / (2 * t2)
+    pairs = [
+        a / (2 * b)
+        for a, b in zip(out["strong"][1]["sim_s"], out["strong"][2]["sim_s"], strict=True)
+    ]
+    out["efficiency_2_pairs"] = pairs
+    out["efficiency_2_pairs_median"] = statistics.median(pairs)
     for n in (1, 2, 4):
         r = mpirun(n, worker, net, "--duration", "200 ms")
         out["memory"][n] = {

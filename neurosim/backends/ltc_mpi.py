@@ -53,7 +53,7 @@ class LtcMpiBackend(LtcNumbaBackend):
         _tables(X, self.S, b.tab_i, b.tab_f, pb, b.blk, self.stale, 1)
         _stage_chunk(
             op, cb0, cb1, i0, n, hh, v, out, X, self.S, pb, b.blk, b.blk_E, b.tab_i,
-            b.idx, b.cnt, b.crs, b.wp, b.Ep, b.gp, b.mp, b.gptr, b.gsrc, b.g,
+            b.idx, b.cnt, b.crs, b.wp, b.Ep, b.gp, b.mp, b.dn, b.gptr, b.gsrc, b.g,
             b.c_m, b.g_leak, b.v_leak, b.I_ext, self.work[0, :n], self.work[1, :n],
             np.empty(self.nbuf),
         )  # fmt: skip

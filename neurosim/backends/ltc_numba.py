@@ -19,19 +19,33 @@ Per coefficient evaluation (a substep, a midpoint, an RK stage) of a population:
 
 Steps 1 and 2 are one parallel region each (``prange`` over chunks of ``CB``-multiples
 of targets, handed out one at a time) when a population is large; small populations
-run serially.
+run serially.  Dense float32 blocks (:mod:`neurosim.ltc.build`) are summed row by row
+across the chunk's targets: a loop without gathers over four float32 planes, with the
+float32 sigmoid of :func:`_sigmoid32`, that vectorises (16 lanes with AVX-512).
+
+:meth:`LtcNumbaBackend.run` advances a whole chunk of steps in one call
+(:func:`_run_ticks`: inputs and step lengths sampled beforehand, recorded samples
+written inside) when every population uses one of these integrators; with a CfC or an
+``adaptive`` population it steps from Python.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from ..ltc.build import (
     B_CNT,
     B_CRS,
+    B_D,
+    B_DLO,
+    B_DW,
     B_E,
     B_IDX,
+    B_NPRE,
     B_NSYN,
     B_NT,
     B_P,
@@ -39,6 +53,7 @@ from ..ltc.build import (
     B_W,
     B_X0,
     CB,
+    ROWS,
     T_FOLD,
     T_GAMMA,
     T_MU,
@@ -50,7 +65,7 @@ from ..ltc.build import (
 )
 from ..models.cfc import METHOD_ID as CFC_METHOD
 from ._numba_exp import pexp
-from .ltc_numpy import EPS_FUSED, LtcNumpyBackend
+from .ltc_numpy import EPS_FUSED, EXP2F_COEFFS, EXP2F_T_MAX, LtcNumpyBackend
 
 _U = np.uint64
 _UTILE = np.uint64(TILE)
@@ -59,6 +74,8 @@ _UCB = np.uint64(CB)
 NCH = 16
 #: Populations with fewer targets run serially (a parallel region costs ~10-30 us).
 PAR_MIN = 4096
+#: Synapses per run of targets in a per-synapse block (activations computed together).
+NBUF = 2048
 
 _jit = nb.njit(cache=True, nogil=True, error_model="numpy")
 _par = nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
@@ -72,6 +89,50 @@ def _sigmoid(z):
     z = 700.0 if z > 700.0 else z  # np.clip(z, -700, 700), NaN kept
     z = -700.0 if z < -700.0 else z
     return 1.0 / (1.0 + pexp(-z))
+
+
+_F = np.float32
+(_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6) = (_F(c) for c in EXP2F_COEFFS)
+_TMAX = _F(EXP2F_T_MAX)
+_HALF = _F(0.5)
+_ONE = _F(1.0)
+
+
+@intrinsic
+def _i32_as_f32(typingctx, x):
+    """Reinterpret the low 32 bits of an integer as a float32."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = args[0]
+        if v.type.width != 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return types.float32(x), codegen
+
+
+@_inl
+def _sigmoid32(a, x, mu):
+    """``1 / (1 + 2^(a (x - mu)))`` in float32 (``a = -gamma log2(e)``), as
+    :func:`neurosim.backends.ltc_numpy.sigmoid32`: ``t`` clamped to +-``_TMAX`` (NaN
+    kept), ``2^t = 2^n p(t - n)``, ``n`` the nearest integer, ``p`` a degree-6
+    polynomial; no calls, so loops around it vectorise."""
+    t = a * (x - mu)
+    t = _TMAX if t > _TMAX else t
+    t = -_TMAX if t < -_TMAX else t
+    n = np.floor(t + _HALF)
+    r = t - n
+    p = _Q6
+    p = p * r + _Q5
+    p = p * r + _Q4
+    p = p * r + _Q3
+    p = p * r + _Q2
+    p = p * r + _Q1
+    p = p * r + _Q0
+    e = p * _i32_as_f32((np.int32(n) + np.int32(127)) << np.int32(23))
+    return _ONE / (_ONE + e)
 
 
 @_inl
@@ -126,19 +187,23 @@ def _tables_par(X, S, tab_i, tab_f, todo, nch):
 @_jit
 def _tables(X, S, tab_i, tab_f, pb, blk, stale, nthreads):
     """Recompute the stale tables that the blocks ``pb`` read (one parallel region)."""
-    todo = np.empty(pb.shape[0], np.int64)
     m = 0
     size = 0
     for k in range(pb.shape[0]):
         t = blk[pb[k], B_TAB]
-        if t < 0 or not stale[t]:
-            continue
-        stale[t] = False
-        todo[m] = t
-        m += 1
-        size += tab_i[t, T_N]
-    if m == 0:
+        if t >= 0 and stale[t]:
+            m += 1
+            size += tab_i[t, T_N]
+    if m == 0:  # (no allocation: small networks call this every stage)
         return
+    todo = np.empty(m, np.int64)
+    m = 0
+    for k in range(pb.shape[0]):
+        t = blk[pb[k], B_TAB]
+        if t >= 0 and stale[t]:
+            stale[t] = False
+            todo[m] = t
+            m += 1
     if nthreads > 1 and size >= 8 * PAR_MIN:
         _tables_par(X, S, tab_i, tab_f, todo[:m], NCH * nthreads)
     else:
@@ -216,106 +281,145 @@ def _seg_shared(S, sb, idx, io, wp, wo, Ep, eo, E, cnt, cb, a0, a1, j, G, GE):
 
 @_jit
 def _seg_persyn(X, xb, idx, io, wp, wo, gp, mp, po, Ep, eo, E, cnt, cb, a0, a1, j, G, GE, buf):
-    """As :func:`_seg_shared` for a per-synapse block.  Four targets at a time: their
-    presynaptic values are gathered into ``buf`` (rows of ``nbuf``), the activations
-    computed in place (a loop without gathers, which vectorises), then the four sums run
-    side by side (four independent chains, each in order)."""
+    """As :func:`_seg_shared` for a per-synapse block.  Targets are taken in runs whose
+    synapses fit in ``buf`` (at least one target: ``buf`` holds a whole cell): their
+    presynaptic values are gathered, the activations computed in place (one loop over
+    the run's synapses, without gathers, which vectorises however few synapses a target
+    has), then the sums run four targets side by side (four independent chains, each
+    in order)."""
     wu = _U(wo)
     pu = _U(po)
-    nb_ = _U(buf.shape[0] // 4)
+    nb_ = _U(buf.shape[0])
     i = a0
     while i < a1:
-        L = a1 - i
-        L = L if L < _U(4) else _U(4)
         q0 = j
-        for lane in range(L):
-            c = _U(cnt[cb + i + lane])
-            rb = lane * nb_
-            if c > _U(0) and _U(idx[io + j + c - _U(1)]) - _U(idx[io + j]) == c - _U(1):
-                # consecutive sources (dense rows): no gather, one vectorised loop
-                x0 = xb + _U(idx[io + j])
+        i2 = i
+        tot = _U(0)
+        while i2 < a1:
+            c = _U(cnt[cb + i2])
+            if tot + c > nb_ and i2 > i:
+                break
+            tot += c
+            i2 += _U(1)
+        o = _U(0)
+        for t in range(i, i2):  # gather; a copy where a target's sources are consecutive
+            c = _U(cnt[cb + t])
+            q = io + q0 + o
+            if c > _U(0) and _U(idx[q + c - _U(1)]) - _U(idx[q]) == c - _U(1):
+                x0 = xb + _U(idx[q])
                 for r in range(c):
-                    q = j + r
-                    buf[rb + r] = wp[wu + q] * _sigmoid(gp[pu + q] * (X[x0 + r] - mp[pu + q]))
+                    buf[o + r] = X[x0 + r]
             else:
                 for r in range(c):
-                    buf[rb + r] = X[xb + idx[io + j + r]]
-                for r in range(c):
-                    q = j + r
-                    buf[rb + r] = wp[wu + q] * _sigmoid(gp[pu + q] * (buf[rb + r] - mp[pu + q]))
-            j += c
-        if L == _U(4):
-            c0 = _U(cnt[cb + i])
-            c1 = _U(cnt[cb + i + _U(1)])
-            c2 = _U(cnt[cb + i + _U(2)])
-            c3 = _U(cnt[cb + i + _U(3)])
-            m = min(min(c0, c1), min(c2, c3))
-            g0, g1, g2, g3 = G[i], G[i + _U(1)], G[i + _U(2)], G[i + _U(3)]
-            e0, e1, e2, e3 = GE[i], GE[i + _U(1)], GE[i + _U(2)], GE[i + _U(3)]
-            if eo < 0:
-                for r in range(m):
-                    x0 = buf[r]
-                    x1 = buf[nb_ + r]
-                    x2 = buf[_U(2) * nb_ + r]
-                    x3 = buf[_U(3) * nb_ + r]
-                    g0 += x0
-                    e0 += x0 * E
-                    g1 += x1
-                    e1 += x1 * E
-                    g2 += x2
-                    e2 += x2 * E
-                    g3 += x3
-                    e3 += x3 * E
+                    buf[o + r] = X[xb + idx[q + r]]
+            o += c
+        for r in range(tot):
+            q = q0 + r
+            buf[r] = wp[wu + q] * _sigmoid(gp[pu + q] * (buf[r] - mp[pu + q]))
+        o = _U(0)  # the first synapse of target i in buf
+        while i < i2:
+            L = i2 - i
+            L = L if L < _U(4) else _U(4)
+            if L == _U(4):
+                c0 = _U(cnt[cb + i])
+                c1 = _U(cnt[cb + i + _U(1)])
+                c2 = _U(cnt[cb + i + _U(2)])
+                c3 = _U(cnt[cb + i + _U(3)])
+                o1 = o + c0
+                o2 = o1 + c1
+                o3 = o2 + c2
+                m = min(min(c0, c1), min(c2, c3))
+                g0, g1, g2, g3 = G[i], G[i + _U(1)], G[i + _U(2)], G[i + _U(3)]
+                e0, e1, e2, e3 = GE[i], GE[i + _U(1)], GE[i + _U(2)], GE[i + _U(3)]
+                if eo < 0:
+                    for r in range(m):
+                        x0 = buf[o + r]
+                        x1 = buf[o1 + r]
+                        x2 = buf[o2 + r]
+                        x3 = buf[o3 + r]
+                        g0 += x0
+                        e0 += x0 * E
+                        g1 += x1
+                        e1 += x1 * E
+                        g2 += x2
+                        e2 += x2 * E
+                        g3 += x3
+                        e3 += x3 * E
+                else:
+                    eu = _U(eo) + q0
+                    for r in range(m):
+                        x0 = buf[o + r]
+                        x1 = buf[o1 + r]
+                        x2 = buf[o2 + r]
+                        x3 = buf[o3 + r]
+                        g0 += x0
+                        e0 += x0 * Ep[eu + o + r]
+                        g1 += x1
+                        e1 += x1 * Ep[eu + o1 + r]
+                        g2 += x2
+                        e2 += x2 * Ep[eu + o2 + r]
+                        g3 += x3
+                        e3 += x3 * Ep[eu + o3 + r]
+                G[i], G[i + _U(1)], G[i + _U(2)], G[i + _U(3)] = g0, g1, g2, g3
+                GE[i], GE[i + _U(1)], GE[i + _U(2)], GE[i + _U(3)] = e0, e1, e2, e3
+                start = m
             else:
-                eu = _U(eo) + q0
-                p1 = eu + c0
-                p2 = p1 + c1
-                p3 = p2 + c2
-                for r in range(m):
-                    x0 = buf[r]
-                    x1 = buf[nb_ + r]
-                    x2 = buf[_U(2) * nb_ + r]
-                    x3 = buf[_U(3) * nb_ + r]
-                    g0 += x0
-                    e0 += x0 * Ep[eu + r]
-                    g1 += x1
-                    e1 += x1 * Ep[p1 + r]
-                    g2 += x2
-                    e2 += x2 * Ep[p2 + r]
-                    g3 += x3
-                    e3 += x3 * Ep[p3 + r]
-            G[i], G[i + _U(1)], G[i + _U(2)], G[i + _U(3)] = g0, g1, g2, g3
-            GE[i], GE[i + _U(1)], GE[i + _U(2)], GE[i + _U(3)] = e0, e1, e2, e3
-            start = m
-        else:
-            start = _U(0)
-        qa = q0
-        for lane in range(L):  # the tails (everything, for a last group under four)
-            c = _U(cnt[cb + i + lane])
-            rb = lane * nb_
-            gc = G[i + lane]
-            gec = GE[i + lane]
-            if eo < 0:
-                for r in range(start, c):
-                    wa = buf[rb + r]
-                    gc += wa
-                    gec += wa * E
-            else:
-                eu = _U(eo) + qa
-                for r in range(start, c):
-                    wa = buf[rb + r]
-                    gc += wa
-                    gec += wa * Ep[eu + r]
-            G[i + lane] = gc
-            GE[i + lane] = gec
-            qa += c
-        i += L
+                start = _U(0)
+            for lane in range(L):  # the tails (everything, for a last group under four)
+                c = _U(cnt[cb + i + lane])
+                gc = G[i + lane]
+                gec = GE[i + lane]
+                if eo < 0:
+                    for r in range(start, c):
+                        wa = buf[o + r]
+                        gc += wa
+                        gec += wa * E
+                else:
+                    eu = _U(eo) + q0 + o
+                    for r in range(start, c):
+                        wa = buf[o + r]
+                        gc += wa
+                        gec += wa * Ep[eu + r]
+                G[i + lane] = gc
+                GE[i + lane] = gec
+                o += c
+            i += L
+        j = q0 + tot
     return j
 
 
 @_jit
+def _seg_dense(X, xb, dn, do, npre, lo, n, a0, a1, G, GE, acc):
+    """Targets [a0, a1) of a dense float32 block (planes at ``dn[do:]``, rows of ``n``
+    targets from target ``lo``): per ``ROWS`` presynaptic rows, float32 sums in ``acc``
+    (the loop over targets vectorises), then added to the float64 ``G``, ``GE``."""
+    m = _U(a1 - a0)
+    pl = _U(npre) * _U(n)
+    oa = _U(do)
+    om = oa + pl
+    ow = om + pl
+    oe = ow + pl
+    ua0 = _U(a0)
+    xu = _U(xb)
+    for j0 in range(0, npre, ROWS):
+        for i in range(m):
+            acc[i] = 0.0
+            acc[m + i] = 0.0
+        for j in range(j0, min(npre, j0 + ROWS)):
+            x = _F(X[xu + _U(j)])
+            r = _U(j) * _U(n) + (ua0 - _U(lo))
+            for i in range(m):
+                s = _sigmoid32(dn[oa + r + i], x, dn[om + r + i])
+                acc[i] += dn[ow + r + i] * s
+                acc[m + i] += dn[oe + r + i] * s
+        for i in range(m):
+            G[ua0 + i] += np.float64(acc[i])
+            GE[ua0 + i] += np.float64(acc[m + i])
+
+
+@_jit
 def _chem_chunk(
-    cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, G, GE, buf
+    cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, dn, G, GE, buf
 ):
     """Chemical sums of the targets of coarse blocks [cb0, cb1) (population-local)."""
     a0 = _U(cb0) * _UCB
@@ -326,6 +430,11 @@ def _chem_chunk(
     ncb1 = (n + CB - 1) // CB + 1
     for k in range(pb.shape[0]):
         bi = pb[k]
+        if blk[bi, B_D] >= 0:
+            acc = np.empty(2 * (a1 - a0), np.float32)
+            r = blk[bi]
+            _seg_dense(X, r[B_X0], dn, r[B_D], r[B_NPRE], r[B_DLO], r[B_DW], a0, a1, G, GE, acc)
+            continue
         tab = blk[bi, B_TAB]
         io = _U(blk[bi, B_IDX])
         wo, eo, po = blk[bi, B_W], blk[bi, B_E], blk[bi, B_P]
@@ -407,6 +516,7 @@ def _stage_chunk(
     Ep,
     gp,
     mp,
+    dn,
     gptr,
     gsrc,
     g,
@@ -419,7 +529,9 @@ def _stage_chunk(
     buf,
 ):
     """Targets of coarse blocks [cb0, cb1): chemical sums, gap junctions, update ``op``."""
-    _chem_chunk(cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, G, GE, buf)
+    _chem_chunk(
+        cb0, cb1, n, pb, blk, blk_E, tab_i, S, X, idx, cnt, crs, wp, Ep, gp, mp, dn, G, GE, buf
+    )
     a = cb0 * CB
     z = min(n, cb1 * CB)
     if gptr[i0 + z] > gptr[i0 + a]:  # else G + 0.0 == G (sums of w s >= 0 are never -0.0)
@@ -449,6 +561,7 @@ def _stage_par(
     Ep,
     gp,
     mp,
+    dn,
     gptr,
     gsrc,
     g,
@@ -488,6 +601,7 @@ def _stage_par(
                 Ep,
                 gp,
                 mp,
+                dn,
                 gptr,
                 gsrc,
                 g,
@@ -524,6 +638,7 @@ def _stage(
     Ep,
     gp,
     mp,
+    dn,
     gptr,
     gsrc,
     g,
@@ -533,11 +648,12 @@ def _stage(
     I_ext,
     G,
     GE,
-    nbuf,
+    buf,
     nthreads,
 ):
     """One coefficient evaluation of the neurons [i0, i1) (one population) from X and the
-    elementwise update ``op`` into ``out``: two parallel regions (tables, then the rest)."""
+    elementwise update ``op`` into ``out``: two parallel regions (tables, then the rest).
+    ``buf``: the serial path's scratch (threads allocate their own of its size)."""
     n = i1 - i0
     _tables(X, S, tab_i, tab_f, pb, blk, stale, nthreads)
     nsyn = 0
@@ -565,6 +681,7 @@ def _stage(
             Ep,
             gp,
             mp,
+            dn,
             gptr,
             gsrc,
             g,
@@ -574,7 +691,7 @@ def _stage(
             I_ext,
             G,
             GE,
-            nbuf,
+            buf.shape[0],
         )
     else:
         _stage_chunk(
@@ -599,6 +716,7 @@ def _stage(
             Ep,
             gp,
             mp,
+            dn,
             gptr,
             gsrc,
             g,
@@ -608,7 +726,7 @@ def _stage(
             I_ext,
             G,
             GE,
-            np.empty(nbuf),
+            buf,
         )
 
 
@@ -639,6 +757,7 @@ def _advance(
     Ep,
     gp,
     mp,
+    dn,
     gptr,
     gsrc,
     g,
@@ -667,6 +786,7 @@ def _advance(
         Ep,
         gp,
         mp,
+        dn,
         gptr,
         gsrc,
         g,
@@ -676,7 +796,7 @@ def _advance(
         I_ext,
         G,
         GE,
-        nbuf,
+        np.empty(nbuf),
         nthreads,
     )
     saved = np.empty(0)
@@ -734,6 +854,108 @@ def _advance(
         _mark_stale(tab_i, stale, i0, i1)
 
 
+@_jit
+def _run_ticks(
+    V,
+    Vn,
+    X,
+    S,
+    stale,
+    U,
+    H,
+    k0,
+    pop_i,
+    pb_all,
+    pb_ptr,
+    c_m,
+    g_leak,
+    v_leak,
+    I_ext,
+    blk,
+    blk_E,
+    tab_i,
+    tab_f,
+    idx,
+    cnt,
+    crs,
+    wp,
+    Ep,
+    gp,
+    mp,
+    dn,
+    gptr,
+    gsrc,
+    g,
+    nbuf,
+    nthreads,
+    work,
+    rbuf,
+    rnidx,
+    revery,
+):
+    """Steps ``k0 .. k0 + len(H) - 1`` in one call, as :meth:`LtcNumbaBackend.run`
+    takes them one by one (same calls, same bits): per step ``X = [V, U[s]]``, every
+    population of ``pop_i`` (rows ``i0, i1, method, substeps``; blocks
+    ``pb_all[pb_ptr[p]:pb_ptr[p + 1]]``) advanced by ``H[s]`` into ``Vn``, then the
+    swap and the samples due (``RecordPlan``'s rule, into ``rbuf``).  Returns the
+    number of swaps modulo 2 (1: the newest values are in the array passed as ``Vn``).
+    """
+    N = V.shape[0]
+    K = U.shape[1]
+    flip = 0
+    for s in range(H.shape[0]):
+        k = k0 + s
+        for i in range(N):
+            X[i] = V[i]
+        for c in range(K):
+            X[N + c] = U[s, c]
+        stale[:] = True
+        h = H[s]
+        for p in range(pop_i.shape[0]):
+            i0, i1 = pop_i[p, 0], pop_i[p, 1]
+            _advance(
+                X,
+                S,
+                stale,
+                Vn[i0:i1],
+                i0,
+                i1,
+                pop_i[p, 2],
+                pop_i[p, 3],
+                h,
+                c_m,
+                g_leak,
+                v_leak,
+                I_ext,
+                pb_all[pb_ptr[p] : pb_ptr[p + 1]],
+                blk,
+                blk_E,
+                tab_i,
+                tab_f,
+                idx,
+                cnt,
+                crs,
+                wp,
+                Ep,
+                gp,
+                mp,
+                dn,
+                gptr,
+                gsrc,
+                g,
+                nbuf,
+                nthreads,
+                work,
+            )
+        V, Vn = Vn, V
+        flip = 1 - flip
+        for e in range(rnidx.shape[0]):
+            ev = revery[e]
+            if (k + 1) % ev == 0:
+                rbuf[(k + 1) // ev - k0 // ev - 1, e] = V[rnidx[e]]
+    return flip
+
+
 class LtcNumbaBackend(LtcNumpyBackend):
     """Compiled backend for graded networks (the ``adaptive`` method runs in numpy)."""
 
@@ -744,9 +966,19 @@ class LtcNumbaBackend(LtcNumpyBackend):
         b = built
         self.S = np.zeros(max(b.n_S, 1))
         self.stale = np.ones(max(len(b.tab_i), 1), np.bool_)
-        self.nbuf = 4 * max(int(b.max_cell), 1)  # four rows of the largest cell
+        # per-synapse blocks: runs of targets of up to nbuf synapses, at least a cell
+        self.nbuf = max(int(b.max_cell), NBUF)
         self.Vn = np.empty(self.N)
         self.work = np.empty((3, max([p[2] - p[1] for p in b.pops], default=0)))
+        # every population on the compiled path: whole chunks of steps in one call
+        self._ticks = None
+        if b.pops and all(p[3] in (0, 1, 2, 3, 4) for p in b.pops):
+            pbs = b.pop_blocks
+            self._ticks = (
+                np.array([p[1:5] for p in b.pops], np.int64),
+                np.concatenate(pbs).astype(np.int64),
+                np.concatenate([[0], np.cumsum([len(x) for x in pbs])]).astype(np.int64),
+            )
 
     def kernel_arrays(self):
         """The arrays a pass over the synapses streams (name -> array)."""
@@ -759,6 +991,7 @@ class LtcNumbaBackend(LtcNumpyBackend):
             "Ep": b.Ep,
             "gp": b.gp,
             "mp": b.mp,
+            "dn": b.dn,
             "gptr": b.gptr,
             "gsrc": b.gsrc,
             "g": b.g,
@@ -809,6 +1042,7 @@ class LtcNumbaBackend(LtcNumpyBackend):
             b.Ep,
             b.gp,
             b.mp,
+            b.dn,
             b.gptr,
             b.gsrc,
             b.g,
@@ -820,6 +1054,8 @@ class LtcNumbaBackend(LtcNumpyBackend):
     def run(self, k0, nsteps):
         b = self.built
         self.rec.begin(k0, nsteps)
+        if self._ticks is not None:
+            return self._run_compiled(k0, nsteps)
         X, N = self.X, self.N
         for k in range(k0, k0 + nsteps):
             X[:N] = self.V
@@ -835,5 +1071,57 @@ class LtcNumbaBackend(LtcNumpyBackend):
                     self.advance_population(X, i0, i1, method, sub, h, rtol, atol, out=new[i0:i1])
             self.Vn, self.V = self.V, new
             self.rec.sample(k, self.V, self.syn)
+        z = np.zeros(0, np.int64)
+        return z, z.copy(), nsteps
+
+    def _run_compiled(self, k0, nsteps):
+        """All steps of a chunk in one compiled call (:func:`_run_ticks`)."""
+        b = self.built
+        pop_i, pb_all, pb_ptr = self._ticks
+        rec = self.rec
+        old = nb.set_parallel_chunksize(1)
+        try:
+            flip = _run_ticks(
+                self.V,
+                self.Vn,
+                self.X,
+                self.S,
+                self.stale,
+                b.inputs_block(k0, nsteps),
+                b.step_lengths(k0, nsteps),
+                k0,
+                pop_i,
+                pb_all,
+                pb_ptr,
+                b.c_m,
+                b.g_leak,
+                b.v_leak,
+                b.I_ext,
+                b.blk,
+                b.blk_E,
+                b.tab_i,
+                b.tab_f,
+                b.idx,
+                b.cnt,
+                b.crs,
+                b.wp,
+                b.Ep,
+                b.gp,
+                b.mp,
+                b.dn,
+                b.gptr,
+                b.gsrc,
+                b.g,
+                self.nbuf,
+                nb.get_num_threads(),
+                self.work,
+                rec.buf,
+                rec.nidx,
+                rec.every,
+            )
+        finally:
+            nb.set_parallel_chunksize(old)
+        if flip:
+            self.V, self.Vn = self.Vn, self.V
         z = np.zeros(0, np.int64)
         return z, z.copy(), nsteps

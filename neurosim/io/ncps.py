@@ -4,7 +4,8 @@
 :func:`convert_cfc`; :func:`readout` applies ncps's output mapping to a recording.
 
 A trained ncps ``LTC`` (sequence module) or ``LTCCell`` is given by its state dict: a
-``.pt`` file of ``state_dict()`` (read with ``torch.load(weights_only=True)``, so no
+``.pt`` file of ``state_dict()`` (read by :func:`read_pt` without torch, by an
+unpickler that refuses every global but the few a state dict of tensors needs, so no
 pickled code ever runs) or an ``.npz`` with the same keys.  The conversion writes a
 network file and an ``.npz`` of parameters beside it:
 
@@ -30,6 +31,7 @@ stored in the parameter file (``output_w``, ``output_b``) for :func:`readout`.
 from __future__ import annotations
 
 import os
+import pickle
 
 import numpy as np
 import yaml
@@ -62,7 +64,11 @@ def softplus(x):
 
 
 def load_state_dict(path):
-    """Arrays of a state dict from ``.pt`` (weights only) or ``.npz``; prefixes stripped."""
+    """Arrays of a state dict from ``.pt`` or ``.npz``, float64; prefixes stripped.
+
+    ``.pt`` files are read by :func:`read_pt` (no torch needed, no pickled code run);
+    ``.npz`` files with ``allow_pickle=False``.
+    """
     ext = os.path.splitext(path)[1].lower()
     if not os.path.isfile(path):
         raise SpecError(path, None, "file not found")
@@ -73,28 +79,195 @@ def load_state_dict(path):
         except Exception as exc:  # malformed or pickled content
             raise SpecError(path, None, f"cannot read as a state dict: {exc}") from None
     elif ext in (".pt", ".pth"):
-        try:
-            import torch
-        except ImportError:
-            raise SpecError(
-                path,
-                None,
-                "reading .pt files needs torch (pip install torch); or save the state dict as .npz",
-            ) from None
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # weights_only refuses pickled code
-            raise SpecError(
-                path, None, f"refused: not a plain state dict of tensors ({exc})"
-            ) from None
-        if not isinstance(sd, dict):
-            raise SpecError(path, None, "expected a state dict (a mapping of tensors)")
-        raw = {k: v.detach().cpu().double().numpy() for k, v in sd.items() if hasattr(v, "detach")}
+        raw = {k: v.astype(np.float64) for k, v in read_pt(path).items()}
     else:
         raise SpecError(
             path, None, f"expected a .pt or .npz state dict, got {ext or 'no extension'}"
         )
     return _strip(raw)
+
+
+# ------------------------------------------------------------------ .pt without torch
+
+#: torch's storage classes in a pickled state dict -> numpy dtypes (bfloat16: uint16
+#: bits, widened below).
+_STORAGES = {
+    "DoubleStorage": np.float64,
+    "FloatStorage": np.float32,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
+
+
+class _Storage:
+    """Marker for a torch storage class (what ``torch.FloatStorage`` unpickles to)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dtype = _STORAGES[name]
+
+
+class _Tensor:
+    """A tensor rebuilt from a storage: only its values (refuses any pickled state)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = values
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("state on a tensor")
+
+
+class _StateDict(dict):
+    """``collections.OrderedDict`` of a state dict; its ``_metadata`` state is dropped."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("unexpected state of a state dict")
+
+
+def _rebuild_tensor(storage, offset, size, stride, *_ignored):
+    """``torch._utils._rebuild_tensor_v2`` in numpy: a strided view, bounds checked."""
+    if not isinstance(storage, np.ndarray):
+        raise pickle.UnpicklingError("a tensor without a storage")
+    try:
+        offset = int(offset)
+        size = tuple(int(n) for n in size)
+        stride = tuple(int(n) for n in stride)
+    except (TypeError, ValueError):
+        raise pickle.UnpicklingError("malformed tensor shape") from None
+    if len(size) != len(stride) or offset < 0 or min(size + stride, default=0) < 0:
+        raise pickle.UnpicklingError("malformed tensor shape")
+    if 0 in size:
+        return _Tensor(np.zeros(size, storage.dtype))
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if last >= storage.size:  # as_strided would read past the storage
+        raise pickle.UnpicklingError("a tensor larger than its storage")
+    it = storage.itemsize
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], size, tuple(s * it for s in stride), writeable=False
+    )
+    return _Tensor(np.array(view))
+
+
+def _rebuild_parameter(data, *_ignored):
+    """``torch._utils._rebuild_parameter`` (a state dict saved with keep_vars)."""
+    if not isinstance(data, _Tensor):
+        raise pickle.UnpicklingError("a parameter without a tensor")
+    return data
+
+
+class _PtUnpickler(pickle.Unpickler):
+    """Only the few globals a state dict of tensors needs, each mapped to numpy; every
+    other global (``os.system``, ``builtins.eval`` ...) is refused before it is looked
+    up, so no code named in the file ever runs."""
+
+    def __init__(self, fh, zf, prefix, big_endian):
+        super().__init__(fh)
+        self.zf = zf
+        self.prefix = prefix
+        self.big_endian = big_endian
+        self.storages = {}
+
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            return _StateDict
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return _rebuild_tensor
+        if module == "torch._utils" and name == "_rebuild_parameter":
+            return _rebuild_parameter
+        if module == "torch" and name in _STORAGES:
+            return _Storage(name)
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a state dict")
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError("unexpected persistent id")
+        _tag, kind, key, _location, numel = pid
+        if not isinstance(kind, _Storage) or not isinstance(key, str) or not key.isalnum():
+            raise pickle.UnpicklingError("malformed storage reference")
+        if key not in self.storages:
+            try:
+                raw = self.zf.read(f"{self.prefix}data/{key}")
+            except KeyError:
+                raise pickle.UnpicklingError(f"storage data/{key} missing") from None
+            bf16 = kind.dtype == "bfloat16"
+            dt = np.dtype(np.uint16 if bf16 else kind.dtype)
+            if self.big_endian:
+                dt = dt.newbyteorder(">")
+            if len(raw) < int(numel) * dt.itemsize:
+                raise pickle.UnpicklingError(f"storage data/{key} is truncated")
+            a = np.frombuffer(raw, dt, count=int(numel)).astype(dt.newbyteorder("="))
+            if bf16:  # the upper half of a float32
+                a = (a.astype(np.uint32) << 16).view(np.float32)
+            self.storages[key] = a
+        return self.storages[key]
+
+
+def read_pt(path):
+    """The tensors of a PyTorch state dict file (``torch.save(module.state_dict())``).
+
+    Reads torch's zip format (``<name>/data.pkl`` and one raw file per storage)
+    without torch: the pickle is read by an unpickler that knows only
+    ``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` /
+    ``_rebuild_parameter`` and the storage classes, maps them to numpy, and refuses any
+    other global, so a file carrying code is refused and nothing in it runs.
+
+    Parameters
+    ----------
+    path : str
+        The ``.pt`` / ``.pth`` file.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Key -> array in the file's dtype and shape (C order).
+
+    Raises
+    ------
+    SpecError
+        Not a zip-format state dict, a disallowed global (pickled code), a malformed or
+        truncated tensor, or values that are not tensors.
+    """
+    import io
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SpecError(
+            path, None, f"not a PyTorch zip file (torch.save of torch >= 1.6): {exc}"
+        ) from None
+    with zf:
+        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+        if len(pkl) != 1:
+            raise SpecError(path, None, "not a PyTorch state dict file: no <name>/data.pkl")
+        prefix = pkl[0][: -len("data.pkl")]
+        try:
+            order = zf.read(prefix + "byteorder").decode().strip()
+        except KeyError:
+            order = "little"
+        try:
+            sd = _PtUnpickler(io.BytesIO(zf.read(pkl[0])), zf, prefix, order == "big").load()
+        except Exception as exc:  # UnpicklingError and malformed pickles alike
+            raise SpecError(
+                path, None, f"refused: not a plain state dict of tensors ({exc})"
+            ) from None
+    if not isinstance(sd, dict):
+        raise SpecError(path, None, "expected a state dict (a mapping of tensors)")
+    out = {}
+    for k, v in sd.items():
+        if not isinstance(k, str) or not isinstance(v, _Tensor):
+            raise SpecError(path, str(k), "expected a tensor under every key of the state dict")
+        out[k] = v.values
+    return out
 
 
 def _strip(sd):
@@ -319,9 +492,9 @@ def convert_cfc(
     Parameters
     ----------
     model_path : str
-        ``.pt`` (read with weights_only) or ``.npz`` state dict of ``ncps.torch.CfC``
-        (keys ``rnn_cell.*``, ``lstm.*``, ``fc.*``) or of a ``CfCCell`` /
-        ``WiredCfCCell``; ignored when ``state_dict`` is given.
+        ``.pt`` (read without torch, :func:`read_pt`) or ``.npz`` state dict of
+        ``ncps.torch.CfC`` (keys ``rnn_cell.*``, ``lstm.*``, ``fc.*``) or of a
+        ``CfCCell`` / ``WiredCfCCell``; ignored when ``state_dict`` is given.
     out_yaml : str
         Network file to write.
     inputs_path : str

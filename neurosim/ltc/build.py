@@ -14,8 +14,8 @@ not carry them: the activation ``sigma(gamma (x - mu))`` of every presynaptic va
 computed once per substep into an *activation table* ``S`` (one per pre population and
 ``(gamma, mu)``; with a constant ``w`` too, the table holds ``w sigma``), and a synapse
 is a gather from ``S`` and two multiply-adds.  Otherwise the block is *per-synapse*:
-``gamma``, ``mu``, ``w`` and ``E_rev`` are stored per synapse (float64) as ncps
-conversions need.
+``gamma``, ``mu``, ``w`` and ``E_rev`` are stored per synapse, as ncps conversions
+need.
 
 Storage of a block (tile-major, for cache-sized presynaptic reads): the pre population
 is cut into tiles of ``TILE`` = 65536 values; for tile ``t`` the block holds, target by
@@ -23,9 +23,21 @@ target, the synapses whose source lies in the tile, as uint16 offsets into the t
 (``idx``), with ``cnt[t, i]`` synapses for target ``i`` (uint16; uint32 if a count
 exceeds 65535) and, every ``CB`` targets, the position of the next synapse (``crs``,
 int64) so that threads can start anywhere.  Per-synapse values follow the same order in
-pools: ``wp`` (``w``: float32 when every stored ``w`` is exactly a float32, else
-float64), ``Ep`` (``E_rev``, float64, only where it is not a constant), ``gp``/``mp``
-(``gamma``/``mu``, per-synapse blocks only).
+pools: ``wp`` (``w``), ``Ep`` (``E_rev``, only where it is not a constant), ``gp``/``mp``
+(``gamma``/``mu``, per-synapse blocks only), each float32 when every value it stores is
+exactly a float32 (e.g. ``E_rev = +-1``), else float64; the kernels compute in float64
+either way, so the dtype of a pool never changes a result.
+
+Float32 populations (``integrator: {dtype: float32}``): every synapse parameter of the
+projections onto them is rounded to float32 once, at build.  A per-synapse projection
+that connects at least ``DENSE_MIN`` of its pre x post pairs, none twice (ncps's fully
+connected wirings), is a *dense* block: four float32 planes ``[n_pre, n_post]`` in the
+pool ``dn`` -- ``a = -gamma log2(e)``, ``mu``, ``w`` and ``w E_rev`` (zero ``w`` where a
+pair has no synapse) -- 16 bytes per pair and no index; its kernel computes
+``w sigma`` and ``w E_rev sigma`` in float32 (``sigma = 1 / (1 + 2^(a (x - mu)))``, a
+float32 ``2^t``), sums them over ``ROWS`` presynaptic rows in float32 and adds those
+partial sums to the float64 coefficients, in the order of the presynaptic index.
+The other pools of a float32 population are float32 (its values are exact float32s).
 
 ``w`` drawn from a distribution in a shared-activation projection is rounded to float32
 (as the spiking engine stores its weights): 4 bytes per synapse instead of 8.  Constants
@@ -59,7 +71,17 @@ TILE = 65536
 CB = 128
 # columns of LtcBuilt.blk
 (B_N0, B_N, B_TAB, B_X0, B_NT, B_CNT, B_CRS, B_IDX, B_W, B_E, B_P, B_NSYN) = range(12)
-NB_COLS = 12
+# dense blocks: offset in dn (-1: not dense), pre population size, first column (target)
+# and number of columns of the planes (this rank's targets)
+(B_D, B_NPRE, B_DLO, B_DW) = range(12, 16)
+NB_COLS = 16
+#: A per-synapse projection onto a float32 population is stored dense (no indices) when
+#: at least this fraction of its pre x post pairs has a synapse (and none has two).
+DENSE_MIN = 0.5
+#: Dense blocks sum their float32 terms over this many presynaptic rows, then add the
+#: partial sum to the float64 coefficient.
+ROWS = 32
+LOG2E = 1.4426950408889634
 # columns of LtcBuilt.tab_i / tab_f
 (T_X0, T_N, T_OFF, T_FOLD) = range(4)
 (T_GAMMA, T_MU, T_W) = range(3)
@@ -97,6 +119,7 @@ class LtcBuilt:
     Ep: np.ndarray = None
     gp: np.ndarray = None
     mp: np.ndarray = None
+    dn: np.ndarray = None  # float32 planes of dense blocks (a, mu, w, w E_rev)
     max_cell: int = 0  # most synapses of one target in one tile
     gptr: np.ndarray = None
     gsrc: np.ndarray = None
@@ -122,6 +145,23 @@ class LtcBuilt:
             return self.dt
         return float(self.elapsed[min(k, len(self.elapsed) - 1)])
 
+    def inputs_block(self, k0, n):
+        """Input values of steps ``k0 .. k0 + n - 1``, shape (n, K): the rows of
+        :meth:`inputs_at`, computed with the same operations (same bits)."""
+        u = np.zeros((n, self.n_inputs))
+        ks = np.arange(k0, k0 + n)
+        for x0, values, scale, offset, every in self.series:
+            rows = np.minimum(ks // every, values.shape[0] - 1)
+            u[:, x0 : x0 + values.shape[1]] = values[rows] * scale + offset
+        return u
+
+    def step_lengths(self, k0, n):
+        """Lengths (ms) of steps ``k0 .. k0 + n - 1``, shape (n,): :meth:`step_length`."""
+        if self.elapsed is None:
+            return np.full(n, float(self.dt))
+        ks = np.minimum(np.arange(k0, k0 + n), len(self.elapsed) - 1)
+        return np.asarray(self.elapsed, np.float64)[ks]
+
     # -- per-synapse views (inspection, tests, the numpy reference) ----------------------
 
     def synapse_bytes(self):
@@ -137,19 +177,33 @@ class LtcBuilt:
             self.gptr,
             self.gsrc,
             self.g,
+            self.dn,
         )
         return int(sum(a.nbytes for a in arrs if a is not None))
 
-    def flat(self, i0, i1):
+    def dense_planes(self, bi):
+        """The four float32 planes ``(a, mu, w, wE)``, each ``[n_pre, n_cols]``, of
+        dense block ``bi`` (views into ``dn``); column ``c`` is the target
+        ``blk[bi, B_DLO] + c`` (all targets, ``n_cols = n_post``, on one process)."""
+        r = self.blk[bi]
+        npre, dw = int(r[B_NPRE]), int(r[B_DW])
+        o = int(r[B_D])
+        m = npre * dw
+        return [self.dn[o + q * m : o + (q + 1) * m].reshape(npre, dw) for q in range(4)]
+
+    def flat(self, i0, i1, blocks=None):
         """Chemical synapses of targets [i0, i1) (a union of populations) in summation
         order, as per-synapse arrays: ``tgt`` (local to i0), ``xsrc`` (index into X),
         ``sidx`` (index into the activation tables, -1 for per-synapse blocks),
         ``fold`` (the table holds ``w sigma``), ``w``, ``gamma``, ``mu``, ``E``
         (float64), ``blk`` (the block, i.e. the chemical projection's rank).
+        Dense blocks are left out (:meth:`dense_planes`); ``blocks``: only these.
         Memory-hungry: for small networks and the reference backend."""
         parts = []
-        for bi in range(len(self.blk)):
+        for bi in range(len(self.blk)) if blocks is None else blocks:
             r = self.blk[bi]
+            if r[B_D] >= 0:
+                continue
             if r[B_N0] >= i0 and r[B_N0] + r[B_N] <= i1:
                 parts.append(self._flat_block(bi, r[B_N0] - i0))
         keys = ("tgt", "xsrc", "sidx", "fold", "w", "gamma", "mu", "E", "blk")
@@ -200,6 +254,8 @@ class LtcBuilt:
         return out
 
     def _legacy(self):
+        if len(self.blk) and (self.blk[:, B_D] >= 0).any():
+            raise ValueError("a network with dense float32 blocks: see dense_planes()")
         if getattr(self, "_legacy_cache", None) is None:
             f = self.flat(0, self.n_neurons)
             tptr = np.zeros(self.n_neurons + 1, np.int64)
@@ -443,6 +499,10 @@ class _Chem:
 
     def __init__(self, spec, proj, pre, post, lp, lq, targets, share):
         self.proj, self.pre, self.post, self.lp, self.lq = proj, pre, post, lp, lq
+        self._args = (spec, proj, pre, post, lp, lq, share)
+        self.targets = targets
+        self.f32 = post.params["__integrator__"].get("dtype", "float64") == "float32"
+        self.dense = False
         self.helper = None
         self.file = None
         params = {}
@@ -496,6 +556,12 @@ class _Chem:
                 params[name] = ("const", float(v.args[0]))
             else:
                 params[name] = ("draw", v)
+        if self.f32:  # every value rounded once (draws in values())
+            for name, (kind, val) in params.items():
+                if kind == "const":
+                    params[name] = (kind, float(np.float32(val)))
+                elif kind == "array":
+                    params[name] = (kind, val.astype(np.float32).astype(np.float64))
         self.params = params
         self.shared = share and params["gamma"][0] == "const" and params["mu"][0] == "const"
         # w drawn from a distribution, shared activations: float32 (see the module doc)
@@ -516,11 +582,19 @@ class _Chem:
 
     def w_float32_exact(self):
         """Can every stored w of this projection be a float32 without loss?"""
-        if not self.w_per_syn:
+        if not self.w_per_syn or self.dense:
             return True
         kind, val = self.params["w"]
         if kind == "draw":
-            return self.round_w
+            return self.round_w or self.f32
+        v = np.atleast_1d(np.asarray(val, np.float64))
+        return bool(np.all(v.astype(np.float32).astype(np.float64) == v))
+
+    def float32_exact(self, name):
+        """Is every stored value of parameter ``name`` exactly a float32?"""
+        kind, val = self.params[name]
+        if kind == "draw":
+            return self.f32
         v = np.atleast_1d(np.asarray(val, np.float64))
         return bool(np.all(v.astype(np.float32).astype(np.float64) == v))
 
@@ -558,7 +632,32 @@ class _Chem:
                 )
             if self.round_w:
                 out = out.astype(np.float32).astype(np.float64)
+        if self.f32:
+            out = out.astype(np.float32).astype(np.float64)
         return out
+
+    def dense_ok(self):
+        """Store this projection dense?  Decided on the whole projection (every
+        target, on every rank alike), so that the arithmetic of a target does not
+        depend on the partition: float32, per-synapse, at least ``DENSE_MIN`` of the
+        pairs connected, none twice."""
+        if not self.f32 or self.shared:
+            return False
+        pairs = self.pre.size * self.post.size
+        whole, n = self, self.nsyn
+        if len(self.targets) != self.post.size:  # this rank's part: look at all of it
+            spec, proj, pre, post, lp, lq, share = self._args
+            whole = _Chem(spec, proj, pre, post, lp, lq, np.arange(post.size), share)
+            n = sum(len(s) for s, *_ in whole.chunks())
+        if n < DENSE_MIN * pairs:
+            return False
+        seen = np.zeros(pairs, bool)
+        for s, t, _j, _sl in whole.chunks():
+            key = s.astype(np.int64) * self.post.size + t
+            if seen[key].any() or len(np.unique(key)) != len(key):
+                return False
+            seen[key] = True
+        return True
 
 
 def _synapses(b, spec, layouts, targets_of, share):
@@ -664,6 +763,22 @@ def _synapses(b, spec, layouts, targets_of, share):
     b.n_gap = len(b.gsrc)
 
 
+def _fill_dense(b, bi, c, spec):
+    """The planes of dense block ``bi`` (see the module docstring)."""
+    a, mu, w, we = (p.reshape(-1) for p in b.dense_planes(bi))
+    for s, t, j, sl in c.chunks():
+        if not len(s):
+            continue
+        pos = s.astype(np.int64) * c.dw + (t - c.dlo)
+        g32 = c.values("gamma", spec, t, j, sl).astype(np.float32)
+        w32 = c.values("w", spec, t, j, sl).astype(np.float32)
+        e32 = c.values("E_rev", spec, t, j, sl).astype(np.float32)
+        a[pos] = -(g32.astype(np.float64) * LOG2E)  # rounded to float32 on assignment
+        mu[pos] = c.values("mu", spec, t, j, sl)
+        w[pos] = w32
+        we[pos] = w32.astype(np.float64) * e32  # the float32 product, rounded once
+
+
 def _chemical(b, spec, chem):
     """Activation tables and blocks of every chemical projection (three passes: count,
     scatter, sort; the peak is the final pools plus one count per (tile, target))."""
@@ -713,23 +828,49 @@ def _chemical(b, spec, chem):
         c.nsyn = total
         c.info = (c.proj.name, c.proj.pre, c.proj.post, total)
 
+    # dense blocks: float32, per-synapse, most pairs connected, none twice
+    for c in chem:
+        c.dense = c.dense_ok()
+        if c.dense:
+            c.cnt32 = np.zeros(0, np.uint32)
+            t = np.asarray(c.targets, np.int64)
+            # this rank's columns: a contiguous range of targets (all of them if not)
+            contiguous = len(t) == 0 or t[-1] - t[0] + 1 == len(t)
+            c.dlo = int(t[0]) if len(t) and contiguous else 0
+            c.dw = len(t) if contiguous else c.post.size
+
     # pools
     max_cell = max([int(c.cnt32.max()) if len(c.cnt32) else 0 for c in chem], default=0)
     cdt = np.uint16 if max_cell <= 0xFFFF else np.uint32
     wdt = np.float32 if all(c.w_float32_exact() for c in chem) else np.float64
+
+    def pool_dtype(name, stores):
+        ok = all(c.float32_exact(name) for c in chem if stores(c) and not c.dense)
+        return np.float32 if ok else np.float64
+
+    edt = pool_dtype("E_rev", lambda c: c.E_per_syn)
+    gdt = pool_dtype("gamma", lambda c: not c.shared)
+    mdt = pool_dtype("mu", lambda c: not c.shared)
     blk = np.zeros((len(chem), NB_COLS), np.int64)
-    sizes = {"idx": 0, "cnt": 0, "crs": 0, "w": 0, "E": 0, "p": 0}
+    sizes = {"idx": 0, "cnt": 0, "crs": 0, "w": 0, "E": 0, "p": 0, "dn": 0}
     for bi, c in enumerate(chem):
         n = c.post.size
         ncb = (n + CB - 1) // CB
         r = blk[bi]
         r[B_N0], r[B_N], r[B_TAB], r[B_X0], r[B_NT] = c.lq.n0, n, c.tab, c.lp.n0, c.nt
         r[B_NSYN] = c.nsyn
+        r[B_NPRE] = c.pre.size
         r[B_CNT], r[B_CRS], r[B_IDX] = sizes["cnt"], sizes["crs"], sizes["idx"]
+        r[B_W] = r[B_E] = r[B_P] = r[B_D] = -1
+        if c.dense:  # no tiles, no pools but its planes
+            r[B_NT] = 0
+            r[B_D] = sizes["dn"]
+            r[B_DLO], r[B_DW] = c.dlo, c.dw
+            sizes["dn"] += 4 * c.pre.size * c.dw
+            continue
         sizes["cnt"] += c.nt * n
         sizes["crs"] += c.nt * (ncb + 1)
         sizes["idx"] += c.nsyn
-        r[B_W] = r[B_E] = r[B_P] = -1
         if c.w_per_syn:
             r[B_W] = sizes["w"]
             sizes["w"] += c.nsyn
@@ -747,15 +888,19 @@ def _chemical(b, spec, chem):
     b.cnt = np.empty(sizes["cnt"], cdt)
     b.crs = np.empty(sizes["crs"], np.int64)
     b.wp = np.empty(sizes["w"], wdt)
-    b.Ep = np.empty(sizes["E"], np.float64)
-    b.gp = np.empty(sizes["p"], np.float64)
-    b.mp = np.empty(sizes["p"], np.float64)
+    b.Ep = np.empty(sizes["E"], edt)
+    b.gp = np.empty(sizes["p"], gdt)
+    b.mp = np.empty(sizes["p"], mdt)
+    b.dn = np.zeros(sizes["dn"], np.float32)
     b.max_cell = max_cell
     none = np.zeros(0)
 
     for bi, c in enumerate(chem):
         r = blk[bi]
         n = c.post.size
+        if c.dense:
+            _fill_dense(b, bi, c, spec)
+            continue
         b.cnt[r[B_CNT] : r[B_CNT] + c.nt * n] = c.cnt32
         tstart = _k_positions(c.nt, n, c.cnt32, b.crs, r[B_CRS])  # cnt32 -> cursors
         # pass 2: scatter
@@ -805,7 +950,7 @@ def _chemical(b, spec, chem):
             b.mp,
             r[B_P],
         )
-    b.n_synapses = int(sizes["idx"])
+    b.n_synapses = int(sum(c.nsyn for c in chem))
 
     b.pop_blocks = []
     for _name, n0, n1, *_ in b.pops:

@@ -210,7 +210,12 @@ def parse_population(ctx, name, obj, path):
     if isinstance(integ, str):
         integ = {"method": integ}
     _mapping(ctx, integ, ip)
-    _check_keys(ctx, integ, ip, ("method", "substeps", "ode_unfolds", "rtol", "atol"), ("method",))
+    _check_keys(
+        ctx, integ, ip, ("method", "substeps", "ode_unfolds", "rtol", "atol", "dtype"), ("method",)
+    )
+    dtype = integ.get("dtype", "float64")
+    if dtype not in ("float64", "float32"):
+        raise ctx.err(_join(ip, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
     if integ["method"] not in M.INTEGRATORS:
         raise ctx.err(
             _join(ip, "method"),
@@ -224,6 +229,8 @@ def parse_population(ctx, name, obj, path):
         "substeps": _int(ctx, sub, _join(ip, "substeps"), 1, 100000),
         "rtol": _quantity(ctx, integ.get("rtol", 1e-10), "dimensionless", _join(ip, "rtol")),
         "atol": _quantity(ctx, integ.get("atol", 1e-12), "dimensionless", _join(ip, "atol")),
+        # float32: synapse parameters rounded to float32, dense blocks summed in float32
+        "dtype": dtype,
     }
     params["__integrator__"] = integrator
     return PopulationSpec(name, size, model, "ltc", params, initial, path)

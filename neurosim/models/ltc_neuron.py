@@ -33,6 +33,10 @@ Reference integrators (for measurement only): ``euler``, ``rk4``, ``ltc_fused`` 
 semi-implicit solver: ``v <- (c_m/h' v + g_leak v_leak + GE) / (c_m/h' + g_leak + G +
 eps)`` with ``h' = h / ode_unfolds``), and ``adaptive`` (scipy's solve_ivp, small
 networks).
+
+Precision: potentials and the update are float64.  ``integrator: {dtype: float32}``
+rounds the synapse parameters to float32 and sums fully connected projections in
+float32 (:mod:`neurosim.ltc.build`, docs/ltc.md), ncps's float32 counterpart.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ltc.build import B_CNT, B_IDX, B_N, B_NT, B_X0, CB, TILE
+from ..ltc.build import B_CNT, B_D, B_DW, B_IDX, B_N, B_NPRE, B_NT, B_X0, CB, TILE
 from .partition import block
 
 
@@ -30,6 +30,8 @@ def needed_sources(b) -> np.ndarray:
     """Sorted indices into X (neurons only) that the local synapses read."""
     need = np.zeros(b.n_neurons + b.n_inputs, bool)
     for r in b.blk:
+        if r[B_D] >= 0 and r[B_DW] > 0:  # a dense block reads its whole pre population
+            need[int(r[B_X0]) : int(r[B_X0] + r[B_NPRE])] = True
         n, nt = int(r[B_N]), int(r[B_NT])
         cnt = b.cnt[r[B_CNT] : r[B_CNT] + nt * n].reshape(nt, n)
         pos = int(r[B_IDX])
