@@ -175,6 +175,13 @@ class Simulation:
             self.backend = _agree(comm, lambda: LtcMpiBackend(self.built, self.plan, comm))
         else:
             self.backend = backend_cls(self.built, self.plan)
+        self.wrec = None  # plastic weights for the recording (neurosim.plasticity.record)
+        if output is not None and getattr(self.built, "plastic", None):
+            from .plasticity.record import WeightRecorder
+
+            sort = getattr(getattr(self.backend, "_k", None), "bucket_order", None)
+            self.wrec = _agree(comm, lambda: WeightRecorder(self.built, spec, comm, sort))
+            self.backend.weight_recorder = self.wrec
         self.backend_name = backend
         self.progress = progress and comm.rank == 0
         self.step = 0
@@ -192,7 +199,7 @@ class Simulation:
         if output is not None:
 
             def make_writer(create):
-                return Writer(
+                w = Writer(
                     self.rank_output or output,
                     spec,
                     backend,
@@ -203,7 +210,11 @@ class Simulation:
                     rank=comm.rank,
                     ranks=comm.size,
                     create=create,
+                    weights=self.wrec.layout() if self.wrec else None,
                 )
+                if self.wrec:
+                    w.final_weights = self.wrec.final
+                return w
 
             self._make_writer = make_writer
             self.writer = _agree(comm, lambda: make_writer(_resume is None))
@@ -595,6 +606,10 @@ class Simulation:
             "noise/key": key[ko],
             "noise/hist": np.concatenate([p["noise_hist"] for p in parts], axis=0)[ko],
         }
+        if getattr(b, "plastic", None):  # weights, traces, histories (partition-free)
+            from .plasticity.runtime import merge_state
+
+            out.update(merge_state(parts))
         for pop, lay in b.layouts.items():
             if lay.kind != "neuron":
                 continue
@@ -736,6 +751,7 @@ class Simulation:
                     "refr": arrays["neurons/refr"][idx],
                     "ring": arrays["ring"][:, :, idx],
                     "noise_hist": arrays["noise/hist"][kidx],
+                    **{k: v for k, v in arrays.items() if k.startswith("plastic/")},
                 },
             )
         self.step = step
@@ -772,9 +788,11 @@ class Simulation:
             (p, v): int(n) for (p, v, _), n in zip(reports, arrays["recording/rows"], strict=True)
         }
         kept = [dict(zip(pops, c.tolist(), strict=True)) for c in counts]
+        # weight samples: those stamped up to the checkpoint
+        wrows = {e.name: self.step // e.every for e in self.wrec.entries} if self.wrec else {}
         if comm.size == 1 and len(old) == 1:
             try:
-                hdf5.truncate_recording(old[0], kept[0], rows, t_stop)
+                hdf5.truncate_recording(old[0], kept[0], rows, t_stop, weights=wrows)
                 self.spike_counts = dict(kept[0])
                 return
             except OSError:
@@ -803,7 +821,7 @@ class Simulation:
             w = self._make_writer(True)
             w.begin_segment()
             try:
-                got = w.copy_in(sources, blocks, t_stop)
+                got = w.copy_in(sources, blocks, t_stop, weight_rows=wrows)
             finally:
                 w.end_segment(complete=False)
             return w, got
@@ -888,7 +906,8 @@ class Simulation:
                     self._memory[pop][0].append(t)
                     self._memory[pop][1].append(ids)
         if self.writer:
-            self.writer.append(spikes, samples, self.sim_time)
+            weights = self.wrec.take() if self.wrec else None
+            self.writer.append(spikes, samples, self.sim_time, weights=weights)
 
     # ----------------------------------------------------------------------- access
 

@@ -6,12 +6,23 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numba
+from numba.extending import overload
 
 from ..plasticity import kernels
 from ..plasticity.runtime import PlasticMixin
-from .numba_backend import NumbaBackend
+from .numba_backend import NumbaBackend, _prefetch
 
 _jit = numba.njit(cache=True, nogil=True)
+
+
+@overload(kernels.prefetch)
+def _prefetch_overload(arr, i):
+    """:func:`neurosim.plasticity.kernels.prefetch` compiled: LLVM's prefetch."""
+
+    def impl(arr, i):
+        _prefetch(arr, i)
+
+    return impl
 
 
 def _compiled(fn):
@@ -23,6 +34,7 @@ _KERNELS = SimpleNamespace(
     tsodyks_deliver=_compiled(kernels.tsodyks_deliver),
     post_append=_compiled(kernels.post_append),
     prune=_compiled(kernels.prune),
+    bucket_order=_compiled(kernels.bucket_order),
 )
 
 

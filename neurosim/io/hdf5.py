@@ -10,6 +10,8 @@ Layout (SONATA's spike and report layouts, so libsonata, bluepysnap and bmtk rea
    with ``time = [start, stop, step]`` (ms)
 root attributes: ``neurosim_version``, ``dt``, ``seed``, ``backend``, ``ranks``,
 ``complete``, ``t_stop`` (ms simulated so far), ``network`` (the network file text).
+``/plasticity/<projection>/...``: weights of plastic projections, final and sampled
+(:mod:`neurosim.io.weights`).
 
 A sample stamped ``t`` is the state at the end of the step ``(t - dt, t]``; a spike is
 stamped at the end of the step in which it happened (NEST's conventions).
@@ -199,12 +201,17 @@ class Writer:
         rank=0,
         ranks=1,
         create=True,
+        weights=None,
     ):
         self.path = os.fspath(path)
         self.spike_pops = list(spike_pops)
         self.groups = record_plan.groups
         self.dt = spec.dt
         self.f = None
+        # plastic projections (neurosim.io.weights): the layout, and a callable giving
+        # every final weight, written at the end of every segment
+        self.weights = weights
+        self.final_weights = None
         if not create:  # an existing recording, cut back to a checkpoint: append to it
             return
         try:
@@ -255,6 +262,10 @@ class Writer:
                     "time", data=np.array([every * self.dt, every * self.dt, every * self.dt])
                 )
                 tm.attrs["units"] = "ms"
+            if weights:
+                from . import weights as wio
+
+                wio.create(f, weights)
         self.f = None
 
     # A segment (Simulation.run) opens the file, appends and closes it, so that the
@@ -270,8 +281,9 @@ class Writer:
         self._last_flush = time.monotonic()
         self._t_now = float(self.f.attrs["t_stop"])
         self._pending_spikes, self._pending_samples = {}, {}
+        self._pending_weights = {}
 
-    def append(self, spikes, samples, t_now):
+    def append(self, spikes, samples, t_now, weights=None):
         """Append one chunk (buffered; written and flushed at least every FLUSH_SECONDS).
 
         Parameters
@@ -280,7 +292,11 @@ class Writer:
         samples : list of (population, variable, array [t, n], first sample step)
         t_now : float
             Simulated time reached (ms).
+        weights : dict of projection -> (times (T,), weights [T, M]), optional
+            Weight samples (:meth:`neurosim.plasticity.record.WeightRecorder.take`).
         """
+        for name, tw in (weights or {}).items():
+            self._pending_weights.setdefault(name, []).append(tw)
         for pop, (t, ids) in spikes.items():
             if len(t):
                 self._pending_spikes.setdefault(pop, []).append((t, ids))
@@ -312,7 +328,12 @@ class Writer:
             d[n:] = arr
             tm = g["mapping"]["time"]
             tm[1] = tm[0] + (n + arr.shape[0]) * tm[2]
+        if self._pending_weights:
+            from . import weights as wio
+
+            wio.append(f, self._pending_weights)
         self._pending_spikes, self._pending_samples = {}, {}
+        self._pending_weights = {}
 
     def flush(self):
         """Write what is buffered and make it durable (readable after a crash)."""
@@ -325,13 +346,17 @@ class Writer:
         if self.f is None:
             return
         try:
+            if self.weights and self.final_weights is not None:
+                from . import weights as wio
+
+                wio.write_final(self.f, self.final_weights(), self._t_now)
             self.f.attrs["complete"] = bool(complete)
             self.flush()
         finally:
             self.f.close()
             self.f = None
 
-    def copy_in(self, sources, blocks, t_stop, chunk=1 << 20):
+    def copy_in(self, sources, blocks, t_stop, chunk=1 << 20, weight_rows=None):
         """Fill a new recording with the part of old files this writer records.
 
         Parameters
@@ -346,6 +371,8 @@ class Writer:
             Simulated time of the checkpoint (ms).
         chunk : int
             Report values copied at a time (bounds the memory).
+        weight_rows : dict of projection -> int, optional
+            Weight samples to copy (:func:`neurosim.io.weights.copy_in`).
 
         Returns
         -------
@@ -409,6 +436,10 @@ class Writer:
                             raise OutputError(f"{x.filename}: fewer samples than the checkpoint")
                         block[:, new_c] = src[a:b][:, old_c]
                     d[a:b] = block
+            if weight_rows:
+                from . import weights as wio
+
+                wio.copy_in(f, files, weight_rows, chunk)
             self._t_now = float(t_stop)
             f.attrs["t_stop"] = float(t_stop)
             f.flush()
@@ -427,7 +458,7 @@ def _swmr_needed(path):
         return True
 
 
-def truncate_recording(path, spikes, rows, t_stop):
+def truncate_recording(path, spikes, rows, t_stop, weights=None):
     """Cut a recording back to a checkpoint, in place.
 
     Parameters
@@ -439,6 +470,8 @@ def truncate_recording(path, spikes, rows, t_stop):
         Report samples to keep.
     t_stop : float
         Simulated time of the checkpoint (ms).
+    weights : dict of projection -> int, optional
+        Weight samples to keep (:mod:`neurosim.io.weights`).
 
     Raises
     ------
@@ -463,6 +496,10 @@ def truncate_recording(path, spikes, rows, t_stop):
             d.resize((n, d.shape[1]))
             tm = g["mapping"]["time"]
             tm[1] = tm[0] + n * tm[2]
+        if weights:
+            from . import weights as wio
+
+            wio.truncate(f, weights)
         f.attrs["t_stop"] = float(t_stop)
         f.attrs["complete"] = False
 
@@ -584,6 +621,9 @@ def merge_ranks(output, ranks, sizes, all_ids, range_of=None):
                     m.create_dataset("element_ids", data=np.zeros(len(ids), np.uint32))
                     tm = m.create_dataset("time", data=g0["mapping"]["time"][()])
                     tm.attrs["units"] = "ms"
+            from . import weights as wio
+
+            wio.merge(srcs, f)
     finally:
         for x in srcs:
             x.close()
@@ -688,6 +728,50 @@ class Recording:
 
     def units(self, population, variable):
         return _py(self._f["report"][population][variable]["data"].attrs.get("units", ""))
+
+    @property
+    def plastic_projections(self):
+        """Names of the plastic projections whose weights the file holds."""
+        from . import weights as wio
+
+        return wio.names(self._f)
+
+    def weights(self, projection):
+        """Final weights of a plastic projection (every rank's synapses).
+
+        Returns
+        -------
+        pre, post : ndarray of int64, shape (n,)
+            Population-local source and target ids, sorted by (post, pre).
+        weight : ndarray of float64, shape (n,)
+            Weights at the end of the last run (target's weight unit; negative on the
+            ``in`` port of conductance-based targets, as in the network file).
+        """
+        from . import weights as wio
+
+        return wio.read_final(self._f, projection)
+
+    def weight_series(self, projection):
+        """Sampled weights of a projection recorded by ``record.weights``.
+
+        Returns
+        -------
+        times : ndarray of float64, shape (T,)
+            ms; a sample stamped ``t`` holds the updates of every presynaptic spike up
+            to ``t``.
+        pre, post : ndarray of int64, shape (M,)
+            The recorded synapses (in synapse-index order).
+        weight : ndarray of float64, shape (T, M)
+        """
+        from . import weights as wio
+
+        return wio.read_series(self._f, projection)
+
+    def weight_units(self, projection):
+        """The weight unit of a plastic projection (its target's: pA, mV or nS)."""
+        from . import weights as wio
+
+        return _py(wio._group(self._f, projection).attrs["unit"])
 
 
 def open_recording(path) -> Recording:

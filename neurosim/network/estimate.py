@@ -15,6 +15,14 @@ store them:
   where forbidden); a rank holds the synapses onto its block of each population;
 - device synapses (Poisson, current): their stored arrays and the whole projection's
   temporaries of the build (device projections are drawn in one piece);
+- plastic synapses (:mod:`neurosim.plasticity`): int32 target + uint16 delay + float64
+  weight (14 bytes; + float64 ``K+`` for ``stdp_nn_pre_centered_synapse``), per source
+  row an int64 id and row pointer and the presynaptic state (2 or 4 float64); per
+  postsynaptic neuron of STDP synapses its spike history (32 entries of 16 bytes
+  assumed); the build's two passes hold one chunk of drawn synapses (~115 bytes each)
+  and a count per source, a projection with weights from a file is drawn whole (~130
+  bytes a synapse); writing the final weights at the end of a run sorts them (4 bytes
+  a synapse of the largest projection, and blocks of 2**18 at ~70 bytes);
 - neurons: state (V, 4 synaptic states, refractory counter) in the build and in the
   backend, propagator rows (one per population, or per neuron when parameters are
   drawn; per neuron on the numpy backend), ring buffer ``(max_delay + 1) x 2 x N``
@@ -62,6 +70,9 @@ BASELINE = {
     ("ltc", "numba"): 189 * MiB,
     ("ltc", "numpy"): 176 * MiB,
 }
+#: Added by the plastic kernels (numba's compiled code loaded at the first run),
+#: measured as BASELINE.
+_PLASTIC_KERNELS = 20 * MiB
 #: Added per rank under MPI (mpi4py, MPICH's shared-memory segments).
 MPI_BASELINE = 30 * MiB
 
@@ -282,6 +293,10 @@ def _estimate_spiking(spec, ranks, backend):
     wide_delay = False
     per_pre = {}
     biggest_chunk = 0
+    plastic_b = 0.0  # stored plastic synapses and their source rows
+    plastic_build = 0.0  # the largest plastic build's temporaries
+    plastic_big = 0.0  # synapses of the largest plastic projection
+    stdp_post = set()
     for pr in spec.projections:
         pre, post = pops[pr.pre], pops[pr.post]
         free = pr.pre == pr.post and not pr.allow_autapses
@@ -303,6 +318,21 @@ def _estimate_spiking(spec, ranks, backend):
             dev_pois += mine
             max_delay = max(max_delay, min(dmax, 65535))
             biggest_chunk = max(biggest_chunk, mine)
+        elif getattr(pr, "synapse", None) is not None:
+            syn = pr.synapse
+            per_syn = 22 if syn.model == "stdp_nn_pre_centered_synapse" else 14
+            rows = pre.size * -math.expm1(-mine / pre.size) if pre.size else 0.0
+            plastic_b += mine * per_syn + rows * (16 + (16 if "tau_plus" in syn.params else 32))
+            if syn.weight_file is not None:
+                build = mine * 130
+            else:
+                k = pr.rule_args.get("k", 0) if isinstance(pr.rule_args, dict) else 0
+                build = min(mine, max(_RULE_CHUNK, k)) * 115 + pre.size * 16
+            plastic_build = max(plastic_build, build)
+            plastic_big = max(plastic_big, mine)
+            if "tau_plus" in syn.params:
+                stdp_post.add(pr.post)
+            max_delay = max(max_delay, min(dmax, 65535))
         else:
             rec_syn += mine
             per_pre[pr.pre] = per_pre.get(pr.pre, 0.0) + mine
@@ -344,9 +374,14 @@ def _estimate_spiking(spec, ranks, backend):
     cur_steps = _chunk_steps(t_step, n_steps) + max_delay
     currents = (noise_ch * 3 + cur_ch) * cur_steps * 8
     recording = _record(spec, ranks, t_step)
+    history = sum(local[p] for p in stdp_post) * (33 * 16 + 40)
     common = {"synapses": syn, "device synapses": devices, "neurons": built_neurons}
+    if plastic_b:
+        common["plastic synapses"] = plastic_b + history
+        common["plastic kernels"] = _PLASTIC_KERNELS
+    final_w = plastic_big * 4 + min(plastic_big, 1 << 18) * 70 if plastic_big else 0.0
     phases = {
-        "build": {"synapse build": build_rows},
+        "build": {"synapse build": build_rows + plastic_build},
         "setup": {"synapse rows": rows_b, "backend": backend_neurons, "ring buffer": ring},
         "run": {
             "synapse rows": rows_b,
@@ -354,12 +389,30 @@ def _estimate_spiking(spec, ranks, backend):
             "ring buffer": ring,
             "recording": recording,
             "current inputs": currents,
+            "final weights": final_w,
         },
     }
     phases["setup"]["delay check"] = setup
     parts = _peak(common, phases)
+    n_plastic = plastic_b and sum(
+        _count(
+            pr.rule,
+            pr.rule_args,
+            pops[pr.pre].size,
+            pops[pr.post].size,
+            pr.pre == pr.post and not pr.allow_autapses,
+            spec.base_dir,
+        )
+        * local[pr.post]
+        / pops[pr.post].size
+        for pr in spec.projections
+        if getattr(pr, "synapse", None) is not None and pops[pr.post].size
+    )
     return Estimate(
-        total=0, parts=parts, synapses=int(rec_syn + dev_pois + dev_cur), neurons=int(N)
+        total=0,
+        parts=parts,
+        synapses=int(rec_syn + dev_pois + dev_cur + (n_plastic or 0)),
+        neurons=int(N),
     )
 
 

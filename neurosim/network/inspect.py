@@ -12,6 +12,10 @@ Weights follow the network file's sign convention: conductance-based models stor
 ``|w|`` and choose the port by the sign, so a synapse on their ``in`` port is reported
 with a negative weight (what a network file or a ``from_file`` table would give).
 
+Plastic projections (:mod:`neurosim.plasticity`) are included, after the static
+synapses of the pair, with their current weights (float64; from a simulation: the
+weights learned so far).
+
 With several ranks a ``Built`` holds only the synapses onto its own neurons; so does
 what :func:`get_connections` returns from it.
 """
@@ -44,7 +48,7 @@ class Connections:
         Population-local id of each synapse's target.
     weight : ndarray of float64, shape (n,)
         Weight in ``weight_unit`` (the values the simulation uses: float32 for
-        spiking synapses, widened to float64 here).
+        static spiking synapses, widened to float64 here; float64 for plastic ones).
     delay : ndarray of float64, shape (n,)
         Delay (ms), a multiple of dt.
     receptor : ndarray of int8, shape (n,)
@@ -223,7 +227,8 @@ def get_connections(network, pre: str, post: str) -> Connections:
     Returns
     -------
     Connections
-        One entry per synapse, by source (the order the simulation stores them).
+        One entry per synapse, by source (the order the simulation stores them):
+        the static synapses, then those of plastic projections between the pair.
 
     Raises
     ------
@@ -327,6 +332,19 @@ def get_connections(network, pre: str, post: str) -> Connections:
             )
         )
         r = e
+    for p in getattr(b, "plastic", None) or []:
+        if p.pre != pre or p.post != post:
+            continue
+        source, target = p.ids()
+        parts.append(
+            (
+                source,
+                target,
+                p.signed(),
+                p.delay.astype(np.float64) * dt,
+                (p.target.astype(np.int64) // N).astype(np.int8),
+            )
+        )
     cols = [
         np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype)
         for k, dtype in enumerate((np.int64, np.int64, np.float64, np.float64, np.int8))

@@ -21,7 +21,14 @@ import yaml
 
 from ..models import MODEL_NAMES, get_model
 from ..models.devices import DEVICES
-from ..plasticity.spec import NEURON_EXTRA_PARAMS, SynapseSpec, parse_synapse
+from ..plasticity.spec import (
+    NEURON_EXTRA_PARAMS,
+    SynapseSpec,
+    check_weight_files,
+    parse_synapse,
+    parse_weight_file,
+    parse_weight_records,
+)
 from ..units import UnitError, describe, dimension_of_unit, parse_quantity
 from . import scaling
 
@@ -155,6 +162,7 @@ class NetworkSpec:
     warnings: list = field(default_factory=list)
     kind: str = "spiking"  # or "ltc" (graded networks, neurosim.ltc)
     scale: dict = field(default_factory=dict)  # what a `scale` section did (network.scaling)
+    record_weights: list = field(default_factory=list)  # plasticity.spec.WeightRecordSpec
 
     @property
     def neuron_populations(self):
@@ -618,7 +626,11 @@ def _parse_projections(ctx, doc, pops, dt):
             model = get_model(postpop.model)
             wdim = "current" if prepop.kind == "current" else dimension_of_unit(model.weight_unit)
             wdefault = 1.0
-            weight = parse_value(ctx, obj.get("weight", wdefault), wdim, _join(path, "weight"))
+            raw_w, wfile = obj.get("weight", wdefault), None
+            if isinstance(raw_w, dict) and "from_file" in raw_w:  # plasticity: learned weights
+                wfile = parse_weight_file(ctx, raw_w, _join(path, "weight"))
+                raw_w = 0.0
+            weight = parse_value(ctx, raw_w, wdim, _join(path, "weight"))
             delay = parse_value(ctx, obj.get("delay", 1.0), "time", _join(path, "delay"))
             dmin = delay.min_possible()
             if not math.isfinite(delay.max_possible()) and delay.kind != "lognormal":
@@ -680,6 +692,14 @@ def _parse_projections(ctx, doc, pops, dt):
             synapse = None
             if obj.get("synapse") is not None:
                 synapse = parse_synapse(ctx, obj["synapse"], _join(path, "synapse"), prepop, wdim)
+            if wfile is not None:
+                if synapse is None:
+                    raise ctx.err(
+                        wfile["field"],
+                        "weights from a file start a plastic projection from learned weights; "
+                        "expected a plastic synapse (synapse: {model: stdp_synapse, ...})",
+                    )
+                synapse.weight_file = dict(wfile)
             name = obj.get("name") or f"{pre}->{post}"
             if not isinstance(name, str):
                 raise ctx.err(_join(path, "name"), f"expected a name, got {_show(name)}")
@@ -708,6 +728,7 @@ def _parse_projections(ctx, doc, pops, dt):
         for p in out:
             if p.name in dup:
                 p.name = f"{p.name}#{p.index}"
+    check_weight_files(ctx, out)
     return out
 
 
@@ -804,13 +825,15 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen, defa
     return StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path)
 
 
-def _parse_record(ctx, doc, pops, dt):
+def _parse_record(ctx, doc, pops, dt, projections=()):
+    """``record``: spikes, state and (plastic projections) weights; returns
+    ``(spikes, states, weights)``."""
     neurons = [p.name for p in pops.values() if p.kind == "neuron"]
     if "record" not in doc:
-        return list(neurons), []
+        return list(neurons), [], []
     rec = doc["record"] or {}
     _mapping(ctx, rec, "record")
-    _check_keys(ctx, rec, "record", ("spikes", "state"))
+    _check_keys(ctx, rec, "record", ("spikes", "state", "weights"))
     spikes = rec.get("spikes", [])
     if spikes == "all":
         spikes = list(neurons)
@@ -846,7 +869,8 @@ def _parse_record(ctx, doc, pops, dt):
                 default_variables=None,
             )
         )
-    return list(dict.fromkeys(spikes)), out
+    weights = parse_weight_records(ctx, rec.get("weights"), projections, dt)
+    return list(dict.fromkeys(spikes)), out, weights
 
 
 def make_spec(
@@ -911,9 +935,10 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     scale = {}
     if "scale" in doc:  # N and K scaling (NEST's microcircuit), network/scaling.py
         projections, scale = scaling.apply_scale(ctx, doc["scale"], pops, projections)
-    spikes, states = _parse_record(ctx, doc, pops, dt)
+    spikes, states, weights = _parse_record(ctx, doc, pops, dt, projections)
     spec = make_spec(ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text)
     spec.scale = scale
+    spec.record_weights = weights
     return spec
 
 

@@ -7,8 +7,6 @@ closed form at spikes), :mod:`.runtime` (what a backend adds).
 
 from __future__ import annotations
 
-import numpy as np
-
 from .spec import SYNAPSE_MODELS, SynapseSpec
 
 __all__ = ["SYNAPSE_MODELS", "SynapseSpec", "get_weights"]
@@ -28,17 +26,18 @@ def get_weights(sim, projection):
     pre, post : ndarray of int64
         Population-local ids of the source and target of each synapse.
     weight : ndarray of float64
-        Weights in the target model's weight unit (pA, mV or nS); for
+        Weights in the target model's weight unit (pA, mV or nS), signed as in the
+        network file (conductance-based targets: negative on the ``in`` port); for
         ``tsodyks_synapse`` the static scale ``w`` (the delivered weight is ``u x w``).
+
+    In storage order (by source); :func:`neurosim.open` ``(path).weights(projection)``
+    gives every rank's synapses of a recording, in (target, source) order.
     """
     built = sim.built
     for p in getattr(built, "plastic", []):
         if p.name == projection:
-            N = max(built.n_neurons, 1)
-            counts = np.diff(p.row_ptr)
-            pre = np.repeat(p.src_gids - p.pre_gid0, counts)
-            post = (p.target.astype(np.int64) % N) - p.post_n0 + p.post_lo
-            return pre, post, p.weight.copy()
+            pre, post = p.ids()
+            return pre, post, p.signed()
     names = [p.name for p in getattr(built, "plastic", [])]
     raise KeyError(f"no plastic projection {projection!r}; plastic projections: {names}")
 

@@ -1,5 +1,6 @@
 """Runs under ``mpiexec -n 2``: rank 1 asks to stop before a run; every rank must stop
-after the same first exchange interval.  Prints ``rank step reason`` per rank."""
+after the same first exchange interval.  Each rank writes ``step reason`` lines to
+``OUTDIR/rank<r>.txt`` (two ranks printing at once would interleave)."""
 
 import os
 import sys
@@ -19,11 +20,14 @@ if __name__ == "__main__":
     sim.run("5 ms")
     if comm.rank == 1:
         sim.request_stop("test stop")
+    lines = []
     try:
         sim.run("100 ms")
-        print(comm.rank, sim.step, "not stopped", flush=True)
+        lines.append(f"{sim.step} not stopped")
     except Interrupted as exc:
-        print(comm.rank, sim.step, exc.reason, flush=True)
+        lines.append(f"{sim.step} {exc.reason}")
     sim.run("2 ms")  # a later run goes on
-    print(comm.rank, sim.step, "after", flush=True)
+    lines.append(f"{sim.step} after")
     sim.close()
+    with open(os.path.join(sys.argv[1], f"rank{comm.rank}.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")

@@ -1,5 +1,10 @@
 """Run under mpiexec by test_mpi_plastic.py: a small Brunel-type network with STDP on
-E->E and tsodyks_synapse on E->I; each rank writes its synapses' final weights."""
+E->E and tsodyks_synapse on E->I; each rank writes its synapses' final weights, and the
+recording holds samples of some of them and every final weight.
+
+``python -m tests.plasticity.mpi_stdp OUT BACKEND [LEARNED.h5]``: with a third argument,
+the plastic projections start from that recording's final weights, and each rank writes
+its weights before running."""
 
 import sys
 
@@ -30,6 +35,13 @@ NET = {
             "params": {"V_th": -55.0},
         },
         "ext": {"model": "poisson_generator", "params": {"rate": 20000.0}},
+    },
+    "record": {
+        "spikes": ["E"],
+        "weights": [
+            {"projection": "E->E", "synapses": "5:900:11", "interval": 2.5},
+            {"projection": "E->I", "synapses": [0, 7, 150, 199]},
+        ],
     },
     "projections": [
         {"pre": "ext", "post": "E", "rule": "all_to_all", "weight": 0.12, "delay": 0.1},
@@ -66,12 +78,20 @@ NET = {
 }
 
 
-def main(out, backend):
+def main(out, backend, learned=None):
+    import copy
+
     from neurosim.network.spec import build_spec
 
-    spec = build_spec(NET, path=f"{out}/net.yaml")
+    net = copy.deepcopy(NET)
+    if learned:
+        for p in net["projections"]:
+            if "synapse" in p:
+                p["weight"] = {"from_file": learned}
+    spec = build_spec(net, path=f"{out}/net.yaml")
     sim = neurosim.Simulation(spec, output=f"{out}/o.h5", backend=backend, overwrite=True)
-    sim.run("300 ms")
+    if not learned:
+        sim.run("300 ms")
     r = sim.comm.rank
     res = {}
     for name in ("E->E", "E->I"):
@@ -82,4 +102,4 @@ def main(out, backend):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

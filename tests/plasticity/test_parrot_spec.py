@@ -67,7 +67,8 @@ def test_plastic_arrays_and_weights(tmp_path):
     (p,) = b.plastic
     per_syn = p.target.itemsize + p.delay.itemsize + p.weight.itemsize
     assert per_syn == BYTES_PER_SYNAPSE <= 16 and p.weight.dtype == np.float64
-    assert b.plastic_history.tau_minus_inv[0] == 1 / 15.0
+    q = b.layouts["Q"].n0  # per local neuron: the post population's tau_minus
+    assert b.plastic_history.tau_minus_inv[q] == 1 / 15.0
     assert len(b.target) == 2  # g -> P stays static
     sim = neurosim.Simulation(spec, output=str(tmp_path / "o.h5"), backend="numba")
     sim.run("50 ms")

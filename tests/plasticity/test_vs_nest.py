@@ -1,5 +1,7 @@
-"""stdp_synapse and tsodyks_synapse against NEST 3.x (tests/reference/nest_plasticity.json,
-made by tests/reference/make_nest_plasticity.py): spike pairs and Poisson trains imposed
+"""stdp_synapse, its nearest-neighbour variants (stdp_nn_symm_synapse,
+stdp_nn_restr_synapse, stdp_nn_pre_centered_synapse) and tsodyks_synapse against NEST
+3.x (tests/reference/nest_plasticity.json, made by
+tests/reference/make_nest_plasticity.py): spike pairs, bursts and Poisson trains imposed
 through parrot neurons; final weights (stdp) and x, y, u and the target's V_m
 (tsodyks) equal NEST's to 1e-9 relative."""
 
@@ -37,7 +39,7 @@ def _stdp_network(cases):
                 "weight": c["w0"],
                 "delay": c["delay"],
                 "receptor": "in",
-                "synapse": {"model": "stdp_synapse", "params": c["params"]},
+                "synapse": {"model": c.get("model", "stdp_synapse"), "params": c["params"]},
             },
         ]
     return {
@@ -104,6 +106,26 @@ def test_stdp_weights_equal_nest(tmp_path, backend):
     # every protocol moved the weight
     assert all(abs(c["w_final"] - c["w0"]) > 1e-3 for c in cases)
     print("max relative difference per protocol:", worst)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_stdp_nearest_neighbour_weights_equal_nest(tmp_path, backend):
+    cases = REF["stdp_nn"]
+    sim = _run(_stdp_network(cases), tmp_path, backend)
+    worst = {}
+    final = {}
+    for i, c in enumerate(cases):
+        _pre, _post, w = get_weights(sim, f"A{i}->B{i}")
+        r = float(_rel(w[0], c["w_final"]))
+        key = (c["model"], c["kind"])
+        worst[key] = max(worst.get(key, 0.0), r)
+        final.setdefault((c["kind"], c["delay"], str(c["pre"][:3])), {})[c["model"]] = w[0]
+        assert r <= RTOL, (i, c["model"], c["kind"], c["delay"], w[0], c["w_final"])
+    assert all(abs(c["w_final"] - c["w0"]) > 1e-3 for c in cases)
+    # the three pairings give different weights on bursts and Poisson trains
+    differ = [len({round(v, 9) for v in f.values()}) == 3 for f in final.values() if len(f) == 3]
+    assert sum(differ) >= 4
+    print("max relative difference per (model, protocol):", worst)
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])

@@ -8,6 +8,12 @@ writes ``tests/reference/nest_plasticity.json``.  Protocols (dt = 0.1 ms):
   (ignored by the parrot), so that pre and post spike times are imposed.  Spike pairs
   at several intervals (multiplicative and additive, two delays) and Poisson pre/post
   trains (drawn here with numpy, on the dt grid).  Final weights.
+- ``stdp_nn``: the same set-up with NEST's nearest-neighbour models
+  (``stdp_nn_symm_synapse``, ``stdp_nn_restr_synapse``, ``stdp_nn_pre_centered_synapse``):
+  single pairs, bursts of three pre and three post spikes (where the pairing schemes
+  differ), a pre spike exactly ``delay`` after a post spike (NEST discards that pair)
+  and Poisson trains; and sparse trains (gaps of more than 400 ms, beyond the decay
+  tables of neurosim's kernel) for these and ``stdp_synapse``.  Final weights.
 - ``tsodyks``: spike_generator -> parrot -> ``tsodyks_synapse`` -> iaf_psc_exp
   (tau_syn_ex = tau_psc), depressing and facilitating; final ``x``, ``y``, ``u`` of the
   synapse and the target's ``V_m`` every 1 ms.
@@ -79,6 +85,68 @@ def stdp_cases():
     return cases
 
 
+NN_MODELS = ("stdp_nn_symm_synapse", "stdp_nn_restr_synapse", "stdp_nn_pre_centered_synapse")
+
+
+def stdp_nn_cases():
+    cases = []
+    rng = np.random.default_rng(2468)
+    base = {"tau_plus": 15.0, "lambda": 0.04, "alpha": 1.2, "Wmax": 80.0}
+    for model in NN_MODELS:
+        for delay in (1.0, 3.0):
+            trains = [("pairs", [20.0], [20.0 + dtau]) for dtau in (-10.0, -2.0, 2.0, 10.0)] + [
+                ("bursts", [20.0, 24.0, 31.0], [22.0 + s, 29.0 + s, 35.0 + s]) for s in (-5.0, 5.0)
+            ]
+            # a pre spike exactly delay after a post spike: that pair is discarded
+            trains.append(("coincide", [10.0, 20.0 + delay], [20.0]))
+            for kind, pre, post in trains:
+                p = dict(base, mu_plus=1.0, mu_minus=1.0)
+                cases.append(
+                    dict(
+                        kind=kind,
+                        model=model,
+                        pre=grid([t + 100.0 * i for i in range(15) for t in pre]),
+                        post=grid([t + 100.0 * i for i in range(15) for t in post]),
+                        delay=delay,
+                        w0=40.0,
+                        params=p,
+                        tau_minus=25.0,
+                    )
+                )
+        for i in range(4):
+            mu = 1.0 if i % 2 == 0 else 0.0
+            p = dict(base, mu_plus=mu, mu_minus=mu)
+            if model == "stdp_nn_pre_centered_synapse" and i == 3:
+                p["Kplus"] = 0.5
+            cases.append(
+                dict(
+                    kind="poisson",
+                    model=model,
+                    pre=poisson(rng, 30.0, T_SIM - 50),
+                    post=poisson(rng, 35.0, T_SIM - 50),
+                    delay=[1.0, 2.0][i % 2],
+                    w0=40.0,
+                    params=p,
+                    tau_minus=18.0,
+                )
+            )
+    for model in ("stdp_synapse", *NN_MODELS):
+        for delay in (1.0, 2.5):
+            cases.append(
+                dict(
+                    kind="sparse",
+                    model=model,
+                    pre=grid([20.0, 700.0, 1500.0, 1503.0]),
+                    post=grid([25.0, 690.0, 1510.0, 1900.0]),
+                    delay=delay,
+                    w0=40.0,
+                    params=dict(base, mu_plus=1.0, mu_minus=1.0),
+                    tau_minus=25.0,
+                )
+            )
+    return cases
+
+
 def tsodyks_cases():
     rng = np.random.default_rng(777)
     out = []
@@ -108,7 +176,7 @@ def run_stdp(cases):
         nest.Connect(sg_post, b, syn_spec={"delay": 1.0})
         syn = dict(
             c["params"],
-            synapse_model="stdp_synapse",
+            synapse_model=c.get("model", "stdp_synapse"),
             weight=c["w0"],
             delay=c["delay"],
             receptor_type=1,
@@ -150,13 +218,21 @@ def run_tsodyks(cases):
 
 
 def main():
-    stdp, tsod = stdp_cases(), tsodyks_cases()
+    stdp, nn, tsod = stdp_cases(), stdp_nn_cases(), tsodyks_cases()
     run_stdp(stdp)
+    run_stdp(nn)
     run_tsodyks(tsod)
-    out = {"nest_version": nest.__version__, "dt": DT, "T": T_SIM, "stdp": stdp, "tsodyks": tsod}
+    out = {
+        "nest_version": nest.__version__,
+        "dt": DT,
+        "T": T_SIM,
+        "stdp": stdp,
+        "stdp_nn": nn,
+        "tsodyks": tsod,
+    }
     with open(os.path.join(HERE, "nest_plasticity.json"), "w") as f:
         json.dump(out, f)
-    print(f"{len(stdp)} stdp cases, {len(tsod)} tsodyks cases")
+    print(f"{len(stdp)} stdp cases, {len(nn)} stdp_nn cases, {len(tsod)} tsodyks cases")
 
 
 if __name__ == "__main__":
