@@ -88,6 +88,24 @@ CASES = [
         GOOD.replace("weight: 5 pA", "weight: {gauss: [1, 2]}"),
         ["projections[1].weight.gauss", "unknown distribution"],
     ),
+    (
+        "infinite_time_constant",
+        GOOD.replace("tau_m: 20 ms", "tau_m: .inf ms"),
+        ["populations.E.params.tau_m", "expected a finite value"],
+    ),
+    (
+        "spike_time_out_of_range",
+        GOOD.replace(
+            "  ext: {model:",
+            "  sg: {model: spike_generator, params: {spike_times: [1e300 ms]}}\n  ext: {model:",
+        ),
+        ["populations.sg.params.spike_times", "expected times <="],
+    ),
+    (
+        "variable_not_a_name",
+        GOOD + "record: {state: [{population: E, variables: [[]]}]}\n",
+        ["record.state[0].variables", "expected variable names"],
+    ),
 ]
 
 

@@ -361,6 +361,8 @@ def parse_projections(ctx, doc, pops):
             syn = {"model": syn}
         _mapping(ctx, syn, sp)
         _check_keys(ctx, syn, sp, ("model", "params"), ("model",))
+        if not isinstance(syn["model"], str):
+            raise ctx.err(_join(sp, "model"), f"expected a synapse name, got {syn['model']!r}")
         if syn["model"] not in SYNAPSES:
             raise ctx.err(
                 _join(sp, "model"),
@@ -375,6 +377,10 @@ def parse_projections(ctx, doc, pops):
             pp = _join(_join(sp, "params"), k)
             if k in rawp:
                 params[k] = _param(ctx, rawp[k], dimension_of_unit(table[k].unit), pp)
+                # a negative conductance makes the coefficient of v positive: the
+                # closed form would grow without bound (ncps keeps w >= 0 by softplus)
+                if k in ("w", "g") and min(_values_min(params[k])) < 0:
+                    raise ctx.err(pp, "expected a conductance >= 0")
             else:
                 params[k] = None
         for k in rawp:

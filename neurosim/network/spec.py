@@ -499,6 +499,11 @@ def _parse_list_param(ctx, raw, dimension, path, size):
     ]
 
 
+#: Latest device time (ms, about 32 years): steps stay exact in int64 and float64 down
+#: to dt = 1e-4 ms.
+MAX_TIME_MS = 1e12
+
+
 def _check_device(ctx, model, p, path):
     pp = _join(path, "params")
     if model == "poisson_generator":
@@ -529,6 +534,8 @@ def _check_device(ctx, model, p, path):
                 raise ctx.err(_join(pp, "spike_times"), "expected non-decreasing times")
             if row and row[0] <= 0:
                 raise ctx.err(_join(pp, "spike_times"), "expected times > 0 ms")
+            if row and row[-1] > MAX_TIME_MS:
+                raise ctx.err(_join(pp, "spike_times"), f"expected times <= {MAX_TIME_MS:g} ms")
 
 
 _POSITIVE = ("C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "tau_syn", "g_L")
@@ -538,6 +545,9 @@ def _check_neuron_params(ctx, m, params, path):
     for name, v in params.items():
         if name in _POSITIVE and not v.min_possible() > 0:
             raise ctx.err(_join(path, name), f"expected a positive value, got {v.min_possible()}")
+        if name in _POSITIVE and not math.isfinite(v.max_possible()):
+            # an infinite time constant or capacitance turns the propagators into NaN
+            raise ctx.err(_join(path, name), f"expected a finite value, got {v.max_possible()}")
         if name == "t_ref" and not v.min_possible() >= 0:
             raise ctx.err(_join(path, name), "expected t_ref >= 0")
 
@@ -799,6 +809,8 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen, defa
     if not isinstance(variables, list) or not variables:
         raise ctx.err(_join(path, "variables"), "expected a list of state variables")
     for v in variables:
+        if not isinstance(v, str):
+            raise ctx.err(_join(path, "variables"), f"expected variable names, got {_show(v)}")
         if v not in model.state:
             raise ctx.err(
                 _join(path, "variables"),

@@ -264,6 +264,25 @@ def test_ltc_bad_network(tmp_path):
         assert not os.path.exists(tmp_path / "o.h5")
 
 
+@pytest.mark.parametrize("model,key", [("ltc_synapse", "w"), ("gap_junction", "g")])
+def test_ltc_negative_conductance_is_refused(tmp_path, model, key):
+    path = _series_net(tmp_path, 4, 2, 5, "closed_form", gaps=False)
+    doc = yaml.safe_load(path.read_text())
+    doc["projections"].append(
+        {
+            "pre": "ltc",
+            "post": "ltc",
+            "rule": "one_to_one",
+            "synapse": {"model": model, "params": {key: "-0.5 nS"}},
+        }
+    )
+    p = tmp_path / "neg.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    proc = run_cli("validate", p)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"synapse.params.{key}" in proc.stderr and "conductance >= 0" in proc.stderr
+
+
 def test_celegans_runs_offline(tmp_cwd):
     proc = run_cli("run", network("celegans"), "-o", "ce.h5", "--duration", "20 ms", "--quiet")
     assert proc.returncode == 0, proc.stderr

@@ -47,20 +47,13 @@ STATS = {
 }
 #: Known gaps between validate and the build, counted instead of failed (message part ->
 #: where it is).  Remove an entry once the spec checks it.
-KNOWN = {
-    "expected conductances >= 0": "neurosim/ltc/spec.py accepts a negative constant LTC "
-    "w or g; neurosim/ltc/build.py refuses it when building",
-}
+KNOWN = {}
 #: Exceptions of the reader that the command line turns into exit status 2 ("cannot read
 #: this network file ... please report"): a traceback avoided, but a message without the
 #: field.  Known ones are counted (and printed with NEUROSIM_FUZZ_EXAMPLES); a new one
-#: fails.  Remove an entry once the reader raises a SpecError there.
-KNOWN_READER_BUGS = {
-    # record.state[i].variables: [[]] (a list in the list): unhashable
-    "TypeError in neurosim/network/spec.py",
-    # projections[i].synapse.model: [] (a list as the synapse model): unhashable
-    "TypeError in neurosim/ltc/spec.py",
-}
+#: fails.  Remove an entry once the reader raises a SpecError there.  (The last ones,
+#: a list as a state variable or as an LTC synapse model, are fixed.)
+KNOWN_READER_BUGS = set()
 READER_BUGS = {}
 #: accepted networks estimated above this are not run (bytes)
 BIG = 600 << 20
