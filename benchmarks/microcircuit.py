@@ -3,7 +3,8 @@
     python benchmarks/microcircuit.py --scale 0.1                 # N = K = 0.1
     python benchmarks/microcircuit.py --N 1 --K 1 --nest-threads 4 --json mc_full.json
         [--seed 55] [--t-presim 500] [--t-sim 1000] [--poisson-as-dc]
-        [--sides neurosim nest] [--peer-python PATH] [--backend numba]
+        [--sides neurosim nest] [--peer-python PATH] [--backend numba] [--threads T]
+    python benchmarks/microcircuit.py --N 1 --K 1 --sides neurosim --build-only
 
 Each side runs as its own process, one after the other (so ``ru_maxrss`` is that side's
 peak): neurosim on ``networks/microcircuit.yaml`` with ``--set scale.N=.. scale.K=..``
@@ -16,16 +17,19 @@ compiled kernels; NEST: Create + Connect + Prepare), the time of the transient
 (``--t-presim``, default 500 ms) and of the measured window (``--t-sim``, default
 1000 ms) and its real-time factor (wall time / biological time; the CPU time of the
 window is printed too: on a shared machine it shows what the wall time hides), peak
-RSS at the end of the build and at the end, and, over the window after the transient,
+RSS at the end of the build and at the end, the CPU time of the build and the load
+average at the start and the end of the run, and, over the window after the transient,
 the mean rate and the CV of ISI (mean over neurons with >= 3 spikes, ddof 0) of each population.
 A small neurosim run first fills numba's disk cache (``--no-warmup`` to skip it), so that
 the build time is not a compile time; ``build_arrays_s`` is the network build alone.  Then a
 table with the ratios neurosim / NEST, and NEST's full-scale rates measured on this
 machine (peers.md) for reference.
 
-neurosim runs on one core (its numba backend is single-threaded); NEST on
-``--nest-threads`` threads (default 2, or 4 where 2 threads would pass NEST 3.10's
-limit of 134,217,726 connections per thread and synapse model: full scale).
+neurosim builds the network on ``--threads`` numba threads (default: all cores) and
+simulates on one (its spiking numba backend is single-threaded); ``--build-only`` stops
+after the build (no NEST side).  NEST runs on ``--nest-threads`` threads (default 2,
+or 4 where 2 threads would pass NEST 3.10's limit of 134,217,726 connections per thread
+and synapse model: full scale).
 """
 
 from __future__ import annotations
@@ -63,13 +67,15 @@ def _rss_mib():
 
 def worker(a):
     """The neurosim side in this process; prints one JSON line."""
+    import numba
     import numpy as np
 
     import neurosim
     from neurosim.analysis import cv_isi
 
     t_import = time.perf_counter() - _T0
-    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), _cpu_s()
     sets = [f"scale.N={a.N}", f"scale.K={a.K}", f"simulation.seed={a.seed}"]
     if a.poisson_as_dc:
         sets.append("scale.poisson_as_dc=true")
@@ -78,8 +84,22 @@ def worker(a):
     spec.record_spikes = [p.name for p in spec.neuron_populations]
     sim = neurosim.Simulation(spec, output=None, backend=a.backend)
     sim.backend.run(0, 0)  # the compiled kernels loaded (numba: from its disk cache)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), _cpu_s()
     rss_build = _rss_mib()
+    build = {
+        "threads": numba.get_num_threads() if a.backend == "numba" else 1,
+        "build_s": round(t1 - t0, 4),
+        "build_cpu_s": round(c1 - c0, 4),
+        "build_arrays_s": round(sim.build_time, 4),
+        "n_neurons": int(sim.built.n_neurons),
+        "n_synapses": int(sim.built.n_synapses),
+        "peak_rss_build_mib": round(rss_build, 1),
+    }
+    if a.build_only:
+        out = {"simulator": f"neurosim-{neurosim.__version__}-{a.backend}", "N": a.N, "K": a.K}
+        out.update(build, seed=a.seed, loadavg=[round(load0, 2), round(os.getloadavg()[0], 2)])
+        print(json.dumps(out), flush=True)
+        return
     sim.run(a.t_presim)
     t2, c2 = time.perf_counter(), _cpu_s()
     sim.run(a.t_sim)
@@ -96,13 +116,14 @@ def worker(a):
         "simulator": f"neurosim-{neurosim.__version__}-{a.backend}",
         "N": a.N,
         "K": a.K,
-        "threads": 1,
+        "threads": build["threads"],
         "seed": a.seed,
         "poisson_as_dc": a.poisson_as_dc,
         "t_presim_ms": a.t_presim,
         "t_sim_ms": a.t_sim,
-        "build_s": round(t1 - t0, 4),
-        "build_arrays_s": round(sim.build_time, 4),
+        "build_s": build["build_s"],
+        "build_cpu_s": build["build_cpu_s"],
+        "build_arrays_s": build["build_arrays_s"],
         "presim_s": round(t2 - t1, 4),
         "sim_s": round(t3 - t2, 4),
         "sim_cpu_s": round(c3 - c2, 4),
@@ -112,8 +133,9 @@ def worker(a):
         "rates": rates,
         "cv_isi": cvs,
         "dc_pA": [round(spec.scale.get("dc", {}).get(p, 0.0), 4) for p in POPS],
-        "peak_rss_build_mib": round(rss_build, 1),
+        "peak_rss_build_mib": build["peak_rss_build_mib"],
         "peak_rss_mib": round(_rss_mib(), 1),
+        "loadavg": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "import_s": round(t_import, 4),
         "total_s": round(time.perf_counter() - _T0, 4),
     }
@@ -172,6 +194,7 @@ def table(res, a):
     row("neurons", "n_neurons", 0)
     row("recurrent synapses", "n_synapses", 0)
     row("build (s)", "build_s")
+    row("  CPU time, all threads (s)", "build_cpu_s")
     row("  of which arrays (s)", "build_arrays_s")
     row(f"transient {a.t_presim:g} ms (s)", "presim_s")
     row(f"simulation {a.t_sim:g} ms (s)", "sim_s")
@@ -205,6 +228,18 @@ def main(argv=None):
     ap.add_argument("--poisson-as-dc", action="store_true", help="the DC-input variant")
     ap.add_argument("--sides", nargs="+", default=["neurosim", "nest"])
     ap.add_argument("--backend", default="numba")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="numba threads of the neurosim side (NUMBA_NUM_THREADS; 0: numba's default, "
+        "all cores); the network build uses them, the spiking simulation runs on one",
+    )
+    ap.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build and stop (no simulation, no NEST): build time, CPU time, memory",
+    )
     ap.add_argument("--nest-threads", type=int, default=0, help="0: 2, or 4 at full scale")
     ap.add_argument(
         "--peer-python",
@@ -228,12 +263,21 @@ def main(argv=None):
     res = {}
     if "neurosim" in a.sides:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--backend", a.backend]
+        menv = dict(env, NUMBA_NUM_THREADS=str(a.threads)) if a.threads else env
         if not a.no_warmup:  # compiles the kernels into numba's disk cache if needed
             print("# neurosim warm-up (N = K = 0.02, 20 ms) ...", file=sys.stderr, flush=True)
             warm = ["--N", "0.02", "--K", "0.02", "--t-presim", "10", "--t-sim", "10"]
-            _run(cmd + warm, env)
+            _run(cmd + warm, menv)
+        if a.build_only:
+            print("# neurosim, build only ...", file=sys.stderr, flush=True)
+            res["neurosim"] = _run(cmd + common + ["--build-only"], menv)
+            print(json.dumps(res["neurosim"], indent=1))
+            if a.json:
+                with open(a.json, "w") as fh:
+                    json.dump({"args": vars(a), "results": res}, fh, indent=1)
+            return 0
         print("# neurosim ...", file=sys.stderr, flush=True)
-        res["neurosim"] = _run(cmd + common, env)
+        res["neurosim"] = _run(cmd + common, menv)
     if "nest" in a.sides:
         if not os.path.exists(a.peer_python):
             print(f"# NEST skipped: no {a.peer_python}", file=sys.stderr)

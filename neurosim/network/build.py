@@ -17,7 +17,11 @@ Layout (this rank's part; one process owns everything):
 The CSR is built in two passes over each projection's synapses, drawn by chunks from
 the counter-based streams (:mod:`.rules`, numba kernels in :mod:`._build_kernels`):
 count per source, then regenerate and scatter into the final arrays, so the peak is
-the final CSR plus one chunk (no sort, no full-size int64 temporaries).
+the final CSR plus one chunk per thread and per-block counts (no sort, no full-size
+int64 temporaries).  Both passes split each projection's walk into one block per
+numba thread (``--threads``, ``NUMBA_NUM_THREADS``); a block's synapses go where the
+counts of the blocks before it put them, so the CSR is the same on any number of
+threads (and, the draws being keyed by target, of ranks).
 """
 
 from __future__ import annotations
@@ -224,6 +228,8 @@ class _Projection:
         self.wkey = rng.stream_key(spec.seed, rng.WEIGHT, proj.index)
         self.dkey = rng.stream_key(spec.seed, rng.DELAY, proj.index)
         self.no_autapse = not proj.allow_autapses and proj.pre == proj.post
+        self._kr = None  # kernel_rule(), for both passes
+        self._counts = None  # the first pass's per-block counts, kept for the second
         self.file = None
         if proj.rule == "from_file":
             self.file = self._read_file()
@@ -360,6 +366,258 @@ class _Projection:
             return float(np.round(d.max() / self.spec.dt)) if len(d) else 1.0
         return float(np.round(self.proj.delay.max_possible() / self.spec.dt))
 
+    # ---- the two passes of the CSR build, in parallel blocks (rule-based projections)
+
+    def kernel_rule(self):
+        """The rule as :func:`._build_kernels.rule_chunk` takes it, with this process's
+        walk split into blocks of units (one per numba thread; one for a small
+        projection), or None (``from_file``: filled serially from the file's arrays).
+        The same object serves both passes."""
+        if self.file is not None:
+            return None
+        if self._kr is not None:
+            return self._kr
+        K = _K()
+        proj, a = self.proj, self.proj.rule_args
+        n_pre, n_post = int(self.pre.size), int(self.post.size)
+        key, key2 = np.uint64(self.key), np.uint64(0)
+        k, p, n_total, gid0, walk = 0, 0.0, 0, int(self.lq.gid0), False
+        units, need = len(self.targets), 0
+        if proj.rule == "fixed_indegree":
+            code, k = K.R_INDEGREE, int(a["k"])
+            units, need, per_unit = (units if k > 0 else 0), k, k
+        elif proj.rule == "pairwise_bernoulli":
+            code, p = K.R_BERNOULLI, float(a["p"])
+            units, need, per_unit = (units if n_pre > 0 else 0), n_pre, p * n_pre
+        elif proj.rule == "all_to_all":
+            code = K.R_ALL
+            units, need, per_unit = (units if n_pre > 0 else 0), n_pre, n_pre
+        elif proj.rule == "one_to_one":
+            code, per_unit = K.R_ONE, 1
+        elif proj.rule == "fixed_outdegree":
+            code, k, gid0, walk = K.R_OUTDEGREE, int(a["k"]), int(self.lp.gid0), True
+            units, need, per_unit = (n_pre if k > 0 else 0), k, k
+        elif proj.rule == "fixed_total_number":
+            if not proj.allow_multapses:
+                raise ValueError("fixed_total_number without multapses is not supported")
+            code, n_total, walk, per_unit = K.R_TOTAL, int(a["n"]), True, 1
+            key, key2 = rng.id_keys(self.key, np.array([0, 1], np.uint64))
+            units = n_total
+        else:
+            raise SpecError(self.spec.path, proj.field, f"rule {proj.rule} not implemented")
+        # small projections in one block: not worth starting threads for
+        big = units * per_unit >= PAR_MIN_SYNAPSES
+        blocks = max(1, min(K.n_threads() if big else 1, units))
+        local = np.zeros(n_post if walk else 0, np.bool_)
+        if walk:
+            local[self.targets] = True
+        self._kr = _KernelRule(
+            rule=(
+                code,
+                np.uint64(key),
+                np.uint64(key2),
+                k,
+                p,
+                n_total,
+                n_pre,
+                n_post,
+                gid0,
+                rules._targets(self.targets),
+                local,
+                self.no_autapse,
+                not proj.allow_multapses,
+            ),
+            bounds=(np.arange(blocks + 1, dtype=np.int64) * units) // blocks,
+            cap=max(min(rules.CHUNK, PAR_CHUNK), need, 1),
+            walk=walk,
+        )
+        return self._kr
+
+    def block_counts(self, kr):
+        """First pass over the blocks of ``kr``: ``(cs, ct)``, the synapses of each
+        (block, source) and, for the walk-order rules, of each (block, target)."""
+        K = _K()
+        nb_ = len(kr.bounds) - 1
+        cs = np.zeros((nb_, self.pre.size), np.int64)
+        ct = np.zeros((nb_, self.post.size if kr.walk else 0), np.int64)
+        err = np.zeros(nb_, np.int64)
+        bo = kr.bounds
+        _in_threads(
+            err,
+            lambda b: K.count_block(*kr.rule, bo[b], bo[b + 1], kr.cap, cs[b], ct[b]),
+        )
+        self._raise(err)
+        return cs, ct
+
+    def count(self, counts, keep):
+        """First pass: add this projection's synapses of source gid ``g`` to
+        ``counts[g + 1]``; returns their number.  The per-block counts are kept for
+        the second pass while ``keep[0]`` (bytes) lasts, else counted again there."""
+        g = self.lp.gid0 + 1
+        kr = self.kernel_rule()
+        if kr is None:
+            n = 0
+            for src, _, _, _, _ in self.chunks():
+                _K().count_sources(src, g, counts)
+                n += len(src)
+            return n
+        cs, ct = self.block_counts(kr)
+        tot = cs.sum(axis=0)
+        counts[g : g + len(tot)] += tot
+        if cs.nbytes + ct.nbytes <= keep[0]:
+            keep[0] -= cs.nbytes + ct.nbytes
+            self._counts = (cs, ct)
+        return int(tot.sum())
+
+    def fill(self, b, model, fill, target, weight, delay, lim):
+        """Second pass: regenerate the synapses and scatter them into the CSR at
+        ``fill[gid]`` (each source row's next free position, advanced), the blocks in
+        parallel, each from offsets that the counts of the blocks before it give."""
+        kr = self.kernel_rule()
+        if kr is None:
+            return self._fill_serial(b, model, fill, target, weight, delay, lim)
+        cs, ct = self._counts or self.block_counts(kr)
+        self._counts = None
+        g0, n_pre = self.lp.gid0, self.pre.size
+        fb = np.cumsum(cs, axis=0)
+        fb -= cs
+        fb += fill[g0 : g0 + n_pre]
+        ends = fb + cs  # where each block's part of each row must end
+        del cs
+        cb = np.cumsum(ct, axis=0)
+        cb -= ct
+        del ct
+        lims = np.tile(lim, (len(fb), 1))
+        err = np.zeros(len(fb), np.int64)
+        proj = self.proj
+        values = (
+            int(self.lq.gid0),
+            int(self.lq.n0 - self.lq.lo),
+            int(b.n_neurons),
+            _kind(proj.weight),
+            np.array(_args(proj.weight)),
+            np.uint64(self.wkey),
+            _kind(proj.delay),
+            np.array(_args(proj.delay)),
+            np.uint64(self.dkey),
+            float(b.dt),
+            *_ports(proj, model),
+            bool(model.conductance_weights),
+            target,
+            weight,
+            delay,
+        )
+        K, bo = _K(), kr.bounds
+        _in_threads(
+            err,
+            lambda b: K.fill_block(
+                *kr.rule, bo[b], bo[b + 1], kr.cap, fb[b], cb[b], *values, lims[b]
+            ),
+        )
+        self._raise(err)
+        if not np.array_equal(fb, ends):
+            raise RuntimeError("network build: the second pass drew different synapses")
+        fill[g0 : g0 + n_pre] = ends[-1]
+        lim[0] = min(lim[0], lims[:, 0].min())
+        lim[1] = max(lim[1], lims[:, 1].max())
+
+    def _fill_serial(self, b, model, fill, target, weight, delay, lim):
+        """:meth:`fill` for ``from_file`` projections, chunk by chunk in one thread."""
+        proj = self.proj
+        wa, da = np.array(_args(proj.weight)), np.array(_args(proj.delay))
+        none = np.zeros(0, np.float64)
+        for src, tgt, j, fw, fd in self.chunks():
+            if not len(src):
+                continue
+            err = _K().scatter(
+                src,
+                tgt,
+                j,
+                self.lp.gid0,
+                self.lq.gid0,
+                self.lq.n0 - self.lq.lo,
+                b.n_neurons,
+                -1 if fw is not None else _kind(proj.weight),
+                wa,
+                np.uint64(self.wkey),
+                none if fw is None else fw,
+                -1 if fd is not None else _kind(proj.delay),
+                da,
+                np.uint64(self.dkey),
+                none if fd is None else fd,
+                np.zeros((2, 0), np.uint64),
+                float(b.dt),
+                *_ports(proj, model),
+                bool(model.conductance_weights),
+                fill,
+                target,
+                weight,
+                delay,
+                lim,
+            )
+            self._raise(np.array([err]))
+
+    def _raise(self, err):
+        """The exception for the first nonzero kernel error code in ``err``."""
+        K = _K()
+        err = [int(e) for e in err if e]
+        if not err:
+            return
+        e, spec, proj = err[0], self.spec, self.proj
+        if e == K.ERR_DELAY_LOW:
+            raise SpecError(
+                spec.path,
+                f"{proj.field}.delay",
+                f"a delay below dt ({spec.dt} ms) was drawn or read; delays must be >= dt",
+            )
+        if e == K.ERR_DELAY_HIGH:
+            raise SpecError(spec.path, f"{proj.field}.delay", "delays above 65535 steps")
+        if e == K.ERR_BOUNDS:
+            raise ValueError("normal distribution bounds reject almost every draw")
+        raise RuntimeError("connection rule cannot satisfy its constraints")
+
+
+@dataclass
+class _KernelRule:
+    """A projection's rule for the block kernels (:meth:`_Projection.kernel_rule`)."""
+
+    rule: tuple  # rule_chunk's arguments that fix the rule
+    bounds: np.ndarray  # int64 (blocks + 1,): block b walks units bounds[b]:bounds[b + 1]
+    cap: int  # synapses per chunk buffer
+    walk: bool  # the ordinal j counts in walk order (fixed_outdegree, fixed_total_number)
+
+
+#: Synapses per chunk buffer of a block (3 int64 buffers of this size stay in a
+#: core's L2 cache; a rule that needs more for one unit gets more).
+PAR_CHUNK = 1 << 14
+#: Projections with fewer synapses (on this process) are built by one thread.
+PAR_MIN_SYNAPSES = 1 << 17
+#: Bytes of per-block counts the first pass may keep for the second (beyond that the
+#: second pass counts again): a bound on the build's working set.
+KEEP_COUNTS_BYTES = 32 << 20
+
+
+def _in_threads(err, block):
+    """``err[b] = block(b)`` for every block ``b``, one thread each (the kernels
+    release the GIL).  Python threads rather than a numba parallel region: no
+    compilation of a parallel kernel, and no region that waits, spinning, for a
+    thread another process has pushed off its core."""
+    if len(err) == 1:
+        err[0] = block(0)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(err)) as pool:
+        err[:] = list(pool.map(block, range(len(err))))
+
+
+def _ports(proj, model):
+    """``(rec_fixed, rec_ex, rec_in)`` of :func:`._build_kernels.scatter`."""
+    if proj.receptor is not None:
+        r = model.receptors.index(proj.receptor)
+        return r, r, r
+    return -1, model.receptors.index("ex"), model.receptors.index("in")
+
 
 def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
     """Build the neurons of this rank and their incoming synapses.
@@ -455,6 +713,7 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
     recurrent = []  # (_Projection, post model), scattered into the CSR by _fill_csr
     plastic = []  # (_Projection, post model) with a plastic synapse model
     counts = np.zeros(b.n_gids + 1, np.int64)
+    keep = [KEEP_COUNTS_BYTES]  # per-block counts the first pass keeps for the second
     pois = {"target": [], "weight": [], "delay": [], "gen": [], "key": []}
     cur = {"target": [], "weight": [], "delay": [], "gen": [], "key": []}
     pois_gen_index, cur_gen_index = {}, {}
@@ -476,10 +735,7 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
             continue
         if pre.kind not in ("current", "poisson"):
             # recurrent: count per source now, scatter in a second pass (below)
-            n_syn = 0
-            for src, _, _, _, _ in pj.chunks():
-                _K().count_sources(src, lp.gid0 + 1, counts)
-                n_syn += len(src)
+            n_syn = pj.count(counts, keep)
             recurrent.append((pj, model))
             b.projection_info.append((proj.name, proj.pre, proj.post, n_syn))
             continue
@@ -572,12 +828,13 @@ def _receptors(proj, model, w):
 
 
 def _fill_csr(b, recurrent, counts):
-    """Second pass: regenerate every recurrent projection's chunks and scatter them into
-    the CSR by source gid (``counts[g + 1]`` synapses of source ``g``, from the first
-    pass).  Within a source row: by projection, then in generation order (target by
-    target for the per-target rules), so the synapses of one (source, slot) keep a
-    partition-independent order.  The peak is the final arrays plus one chunk."""
-    N = b.n_neurons
+    """Second pass: regenerate every recurrent projection's synapses and scatter them
+    into the CSR by source gid (``counts[g + 1]`` synapses of source ``g``, from the
+    first pass).  Within a source row: by projection, then in generation order (target
+    by target for the per-target rules), so the synapses of one (source, slot) keep a
+    partition-independent order, on any number of threads.  The peak is the final
+    arrays plus one chunk buffer per thread and per-block counts of the sources and
+    targets of one projection."""
     row_ptr = np.cumsum(counts, out=counts)  # in place: counts[0] == 0
     n = int(row_ptr[-1])
     bound = max([pj.max_steps_bound() for pj, _ in recurrent], default=1.0)
@@ -587,56 +844,8 @@ def _fill_csr(b, recurrent, counts):
     delay = np.empty(n, ddt)
     fill = row_ptr[:-1].copy()
     lim = np.array([np.iinfo(np.int64).max, 0], np.int64)
-    none = np.zeros(0, np.float64)
-    K = _K()
     for pj, model in recurrent:
-        proj = pj.proj
-        if proj.receptor is not None:
-            rec_fixed = model.receptors.index(proj.receptor)
-            rec_ex = rec_in = rec_fixed
-        else:
-            rec_fixed = -1
-            rec_ex, rec_in = model.receptors.index("ex"), model.receptors.index("in")
-        wa, da = np.array(_args(proj.weight)), np.array(_args(proj.delay))
-        for src, tgt, j, fw, fd in pj.chunks():
-            if not len(src):
-                continue
-            err = K.scatter(
-                src,
-                tgt,
-                j,
-                pj.lp.gid0,
-                pj.lq.gid0,
-                pj.lq.n0 - pj.lq.lo,
-                N,
-                -1 if fw is not None else _kind(proj.weight),
-                wa,
-                np.uint64(pj.wkey),
-                none if fw is None else fw,
-                -1 if fd is not None else _kind(proj.delay),
-                da,
-                np.uint64(pj.dkey),
-                none if fd is None else fd,
-                float(b.dt),
-                rec_fixed,
-                rec_ex,
-                rec_in,
-                bool(model.conductance_weights),
-                fill,
-                target,
-                weight,
-                delay,
-                lim,
-            )
-            if err:
-                spec = b.spec
-                raise SpecError(
-                    spec.path,
-                    f"{proj.field}.delay",
-                    f"a delay below dt ({b.dt} ms) was drawn or read; delays must be >= dt"
-                    if err == 1
-                    else "delays above 65535 steps",
-                )
+        pj.fill(b, model, fill, target, weight, delay, lim)
     dmin, dmax = (int(lim[0]), int(lim[1])) if n else (None, None)
     if not np.array_equal(fill, row_ptr[1:]):
         raise RuntimeError("network build: the second pass drew different synapses")

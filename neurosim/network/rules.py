@@ -57,6 +57,12 @@ def _targets(targets):
     return np.ascontiguousarray(targets, dtype=np.int64)
 
 
+def _check(err):
+    """Raise for a kernel's error code (the kernels return codes, never raise)."""
+    if err:
+        raise RuntimeError("connection rule cannot satisfy its constraints")
+
+
 def fixed_indegree(key, k, n_pre, gid0, targets, no_autapse, multapses, chunk=None):
     """``k`` sources per target, uniformly (NEST's fixed_indegree).
 
@@ -71,7 +77,7 @@ def fixed_indegree(key, k, n_pre, gid0, targets, no_autapse, multapses, chunk=No
     seen = np.zeros(max(n_pre, 1), np.bool_)
     i = 0
     while i < len(targets):
-        i, n = _k().fixed_indegree(
+        i, n, err = _k().fixed_indegree(
             np.uint64(key),
             k,
             int(n_pre),
@@ -85,6 +91,7 @@ def fixed_indegree(key, k, n_pre, gid0, targets, no_autapse, multapses, chunk=No
             tgt,
             j,
         )
+        _check(err)
         yield src[:n], tgt[:n], j[:n]
 
 
@@ -96,7 +103,7 @@ def pairwise_bernoulli(key, p, n_pre, gid0, targets, no_autapse, chunk=None):
     src, tgt, j = _buffers(max(_chunk(chunk), n_pre))
     i = 0
     while i < len(targets):
-        i, n = _k().pairwise_bernoulli(
+        i, n, _ = _k().pairwise_bernoulli(
             np.uint64(key),
             float(p),
             int(n_pre),
@@ -119,7 +126,7 @@ def all_to_all(n_pre, targets, no_autapse, chunk=None):
     src, tgt, j = _buffers(max(_chunk(chunk), n_pre))
     i = 0
     while i < len(targets):
-        i, n = _k().all_to_all(int(n_pre), targets, i, bool(no_autapse), src, tgt, j)
+        i, n, _ = _k().all_to_all(int(n_pre), targets, i, bool(no_autapse), src, tgt, j)
         yield src[:n], tgt[:n], j[:n]
 
 
@@ -148,13 +155,14 @@ def fixed_outdegree(key, k, n_post, gid0, n_pre, targets, no_autapse, multapses,
     draws = np.empty(k, np.int64)
     s = 0
     while s < n_pre:
-        s, n = _k().fixed_outdegree(
+        s, n, err = _k().fixed_outdegree(
             np.uint64(key),
             k,
             int(n_post),
             int(gid0),
             int(n_pre),
             s,
+            int(n_pre),
             local,
             count,
             bool(no_autapse),
@@ -165,6 +173,7 @@ def fixed_outdegree(key, k, n_post, gid0, n_pre, targets, no_autapse, multapses,
             tgt,
             j,
         )
+        _check(err)
         if n:
             yield src[:n], tgt[:n], j[:n]
 
@@ -182,9 +191,10 @@ def fixed_total_number(key, n, n_pre, n_post, targets, no_autapse, multapses, ch
     src, tgt, j = _buffers(_chunk(chunk))
     i = 0
     while i < n:
-        i, m = _k().fixed_total_number(
-            ks, kt, n, int(n_pre), int(n_post), i, local, count, bool(no_autapse), src, tgt, j
+        i, m, err = _k().fixed_total_number(
+            ks, kt, n, int(n_pre), int(n_post), i, n, local, count, bool(no_autapse), src, tgt, j
         )
+        _check(err)
         if m:
             yield src[:m], tgt[:m], j[:m]
 
