@@ -309,12 +309,7 @@ class Simulation:
                 except FloatingPointError as exc:
                     self._abort_others(exc)
                     raise
-                if bar is not None:
-                    bar.update(done * self.dt)
-                    el = time.perf_counter() - t_wall
-                    bar.set_postfix_str(
-                        f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}"
-                    )
+                _progress(bar, done * self.dt, (nsteps - left) * self.dt, t_wall)
                 if self._checkpoint_due():
                     self.checkpoint()
                 if self._stop is not None and left > 0:
@@ -430,10 +425,7 @@ class Simulation:
                 or n_stop
             ):
                 flush()
-            if bar is not None:
-                bar.update(m * self.dt)
-                el = time.perf_counter() - t_wall
-                bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
+            _progress(bar, m * self.dt, (nsteps - left) * self.dt, t_wall)
             if due:
                 self.checkpoint()
             if n_stop and left > 0:
@@ -466,10 +458,7 @@ class Simulation:
             left -= d
             if stopped and self._stop is None:
                 self._stop = "stop requested on another rank"
-            if bar is not None:
-                bar.update(d * self.dt)
-                el = time.perf_counter() - t_wall
-                bar.set_postfix_str(f"RTF {el / max(1e-9, (nsteps - left) * self.dt * 1e-3):.3g}")
+            _progress(bar, d * self.dt, (nsteps - left) * self.dt, t_wall)
             if self._checkpoint_due():
                 self.checkpoint()
             if stopped and left > 0:
@@ -1086,6 +1075,15 @@ def _global_delays(comm, b):
 def default_output(path):
     base = os.path.splitext(os.path.basename(os.fspath(path)))[0]
     return f"{base}.h5"
+
+
+def _progress(bar, advanced_ms, done_ms, t_wall):
+    """Advance the progress bar (if any) and show the real-time factor so far."""
+    if bar is None:
+        return
+    bar.update(advanced_ms)
+    el = time.perf_counter() - t_wall
+    bar.set_postfix_str(f"RTF {el / max(1e-9, done_ms * 1e-3):.3g}")
 
 
 class Interrupted(Exception):

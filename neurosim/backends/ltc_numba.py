@@ -1014,23 +1014,11 @@ class LtcNumbaBackend(LtcNumpyBackend):
             nb.set_parallel_chunksize(old)
         return out
 
-    def _advance(self, X, i0, i1, method, substeps, h, out, pi):
+    def _tile_args(self):
+        """The synapse tiles, gap junctions and work buffers, as :func:`_advance` and
+        :func:`_run_ticks` take them (after the neuron parameters)."""
         b = self.built
-        _advance(
-            X,
-            self.S,
-            self.stale,
-            out,
-            i0,
-            i1,
-            method,
-            substeps,
-            h,
-            b.c_m,
-            b.g_leak,
-            b.v_leak,
-            b.I_ext,
-            b.pop_blocks[pi],
+        return (
             b.blk,
             b.blk_E,
             b.tab_i,
@@ -1049,6 +1037,26 @@ class LtcNumbaBackend(LtcNumpyBackend):
             self.nbuf,
             nb.get_num_threads(),
             self.work,
+        )
+
+    def _advance(self, X, i0, i1, method, substeps, h, out, pi):
+        b = self.built
+        _advance(
+            X,
+            self.S,
+            self.stale,
+            out,
+            i0,
+            i1,
+            method,
+            substeps,
+            h,
+            b.c_m,
+            b.g_leak,
+            b.v_leak,
+            b.I_ext,
+            b.pop_blocks[pi],
+            *self._tile_args(),
         )
 
     def run(self, k0, nsteps):
@@ -1097,24 +1105,7 @@ class LtcNumbaBackend(LtcNumpyBackend):
                 b.g_leak,
                 b.v_leak,
                 b.I_ext,
-                b.blk,
-                b.blk_E,
-                b.tab_i,
-                b.tab_f,
-                b.idx,
-                b.cnt,
-                b.crs,
-                b.wp,
-                b.Ep,
-                b.gp,
-                b.mp,
-                b.dn,
-                b.gptr,
-                b.gsrc,
-                b.g,
-                self.nbuf,
-                nb.get_num_threads(),
-                self.work,
+                *self._tile_args(),
                 rec.buf,
                 rec.nidx,
                 rec.every,

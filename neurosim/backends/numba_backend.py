@@ -1654,21 +1654,12 @@ class NumbaBackend(HostBackend):
 
     def _pending_into(self, ring):
         """Add the queued groups to ``ring`` (L * 2N, a copy), slot by slot, in the
-        order the kernel would."""
+        order the kernel would (the queue itself is left as it is)."""
         b = self.built
+        counts = self._pend_n.copy()  # _apply_groups empties the counts it used
         for s in range(self.L):
-            n = self._pend_n[s]
-            if n:
-                _apply_groups(
-                    s,
-                    self.NR,
-                    ring,
-                    self._pend,
-                    self._pend_n.copy(),
-                    self._g_j0,
-                    b.target,
-                    b.weight,
-                )
+            if counts[s]:
+                _apply_groups(s, self.NR, ring, self._pend, counts, self._g_j0, b.target, b.weight)
         return ring
 
     def _populations(self):
