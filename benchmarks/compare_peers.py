@@ -2,13 +2,15 @@
 
     python benchmarks/compare_peers.py [--networks cuba coba brunel2000] [--repeats 3]
         [--peer-python /path/to/peers-venv/bin/python] [--json results.json]
+        [--sides neurosim "Brian2 cpp"]
 
 Every side runs as its own process (one process tree, one machine, one after another),
 recording the spikes of every population.  For each side and network: build time,
 simulation time, whole-process wall time (warm caches; neurosim's cold start with an
 empty numba cache is reported separately), peak RSS, and bytes per synapse
 ((peak RSS - peak RSS of the same run without recurrent synapses) / synapses).
-Medians over the repeats; ratios are neurosim / peer.
+Repeats go round the sides in turn; medians over the repeats; ratios are neurosim /
+peer, for float64 (the default) and for ``simulation.dtype: float32``.
 
 The peers live in a venv of their own (Brian2 2.9 needs numpy < 2.4):
     python3 -m venv /work/peers-venv
@@ -46,7 +48,10 @@ def sides(peer_python):
     me = [sys.executable, os.path.join(HERE, "neurosim_net.py")]
     nest = [peer_python, os.path.join(HERE, "peers", "nest_net.py")]
     brian = [peer_python, os.path.join(HERE, "peers", "brian2_net.py")]
-    out = {"neurosim (numba, 1 core)": (me, [])}
+    out = {
+        "neurosim (numba, 1 core)": (me, []),
+        "neurosim float32 (numba, 1 core)": (me, ["--dtype", "float32"]),
+    }
     if peer_python and os.path.exists(peer_python):
         out.update(
             {
@@ -59,8 +64,8 @@ def sides(peer_python):
     return out
 
 
-def measure(cmd, extra, net, repeats, env):
-    runs = [_run(cmd + [net] + extra, env) for _ in range(repeats)]
+def measure(cmd, extra, net, repeats, env, runs=None):
+    runs = runs or [_run(cmd + [net] + extra, env) for _ in range(repeats)]
     nos = _run(cmd + [net, "--no-synapses"] + extra, env)
     med = {
         k: statistics.median(r[k] for r in runs)
@@ -91,15 +96,33 @@ def main(argv=None):
         default=os.environ.get("NEUROSIM_PEER_PYTHON", "/work/peers-venv/bin/python"),
     )
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--sides",
+        nargs="+",
+        default=None,
+        help="only the sides whose names start with one of these (e.g. neurosim 'Brian2 cpp')",
+    )
     a = ap.parse_args(argv)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     results = {}
+    chosen = {
+        name: side
+        for name, side in sides(a.peer_python).items()
+        if not a.sides or any(name.startswith(x) for x in a.sides)
+    }
     for net in a.networks:
         results[net] = {}
-        for name, (cmd, extra) in sides(a.peer_python).items():
-            print(f"# {net}: {name}", file=sys.stderr, flush=True)
-            results[net][name] = measure(cmd, extra, net, a.repeats, env)
-        results[net]["neurosim cold start wall_s"] = cold_start(net)
+        # repeat by repeat, every side in turn: a machine that slows down for a while
+        # slows every side, and the ratios of the medians stay fair
+        runs = {name: [] for name in chosen}
+        for rep in range(a.repeats):
+            for name, (cmd, extra) in chosen.items():
+                print(f"# {net}: {name} ({rep + 1}/{a.repeats})", file=sys.stderr, flush=True)
+                runs[name].append(_run(cmd + [net] + extra, env))
+        for name, (cmd, extra) in chosen.items():
+            results[net][name] = measure(cmd, extra, net, a.repeats, env, runs[name])
+        if "neurosim (numba, 1 core)" in chosen:
+            results[net]["neurosim cold start wall_s"] = cold_start(net)
     print(table(results))
     if a.json:
         with open(a.json, "w") as fh:
@@ -110,25 +133,30 @@ def main(argv=None):
 def table(results):
     lines = [
         "| network | simulator | build (s) | simulation (s) | whole process (s) | peak RSS "
-        "(MiB) | bytes/synapse | rates (Hz) | sim time ratio neurosim/this |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "(MiB) | bytes/synapse | rates (Hz) | sim time ratio neurosim/this "
+        "| float32 neurosim/this |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for net, res in results.items():
-        mine = res["neurosim (numba, 1 core)"]["sim_s"]
+        mine = res.get("neurosim (numba, 1 core)", {}).get("sim_s")
+        mine32 = res.get("neurosim float32 (numba, 1 core)", {}).get("sim_s")
         for name, r in res.items():
             if not isinstance(r, dict):
                 continue
             rates = " / ".join(f"{v:.2f}" for v in r["rates"].values())
-            ratio = "" if name.startswith("neurosim") else f"{mine / r['sim_s']:.3f}"
+            peer = not name.startswith("neurosim")
+            ratio = f"{mine / r['sim_s']:.3f}" if peer and mine else ""
+            ratio32 = f"{mine32 / r['sim_s']:.3f}" if peer and mine32 else ""
             lines.append(
                 f"| {net} | {name} | {r['build_s']:.2f} | {r['sim_s']:.3f} | "
                 f"{r['wall_s']:.2f} | {r['peak_rss_mib']:.0f} | "
-                f"{r['bytes_per_synapse']:.1f} | {rates} | {ratio} |"
+                f"{r['bytes_per_synapse']:.1f} | {rates} | {ratio} | {ratio32} |"
             )
-        lines.append(
-            f"| {net} | neurosim cold start (empty numba cache) | | | "
-            f"{res['neurosim cold start wall_s']:.2f} | | | | |"
-        )
+        if "neurosim cold start wall_s" in res:
+            lines.append(
+                f"| {net} | neurosim cold start (empty numba cache) | | | "
+                f"{res['neurosim cold start wall_s']:.2f} | | | | | |"
+            )
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """neurosim side of the peer benchmarks: run a shipped network, print one JSON line.
 
     python benchmarks/neurosim_net.py {cuba,coba,brunel2000} [--seed S] [--duration 1.0]
-        [--backend numba] [--no-synapses] [--output out.h5]
+        [--backend numba] [--dtype float64] [--no-synapses] [--output out.h5]
 
 Prints {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates", "peak_rss_mib",
 "total_s", ...}.  build_s = reading the file + building every array (neurons, synapses,
@@ -35,13 +35,17 @@ def main(argv=None):
     ap.add_argument("--backend", default="numba")
     ap.add_argument("--no-synapses", action="store_true")
     ap.add_argument("--output", default=None)
+    ap.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     a = ap.parse_args(argv)
 
     import neurosim
 
     t_import = time.perf_counter() - _T0
     t0 = time.perf_counter()
-    spec = neurosim.load(os.path.join(HERE, "..", "networks", f"{a.network}.yaml"))
+    spec = neurosim.load(
+        os.path.join(HERE, "..", "networks", f"{a.network}.yaml"),
+        [f"simulation.dtype={a.dtype}"] if a.dtype != "float64" else None,
+    )
     spec.seed = a.seed
     spec.record_state = []
     spec.record_spikes = [p.name for p in spec.neuron_populations]
@@ -59,7 +63,7 @@ def main(argv=None):
     print(
         json.dumps(
             {
-                "simulator": f"neurosim-{neurosim.__version__}-{a.backend}",
+                "simulator": f"neurosim-{neurosim.__version__}-{a.backend}-{a.dtype}",
                 "network": a.network,
                 "seed": a.seed,
                 "build_s": round(build_s, 4),

@@ -105,6 +105,13 @@ class Simulation:
         self.dt = spec.dt
         self.comm = comm = get_comm()
         self.part = Partition(comm.rank, comm.size)
+        if spec.dtype != "float64" and backend not in ("numpy", "numba"):
+            raise SpecError(
+                spec.path,
+                "simulation.dtype",
+                f"{spec.dtype} runs on the numpy and numba backends; --backend {backend} "
+                "needs float64",
+            )
         backend_cls = get_backend(backend, spec.kind)
         self.checkpoint_every = None
         if checkpoint_every is not None:

@@ -53,6 +53,19 @@ CASES = [
         ["projections[0].delay", "delay >= dt", "0.04"],
     ),
     (
+        "dtype",
+        GOOD.replace("seed: 1}", "seed: 1, dtype: float16}"),
+        ["simulation.dtype", "expected float64 or float32", "float16"],
+    ),
+    (
+        "float32_plastic",
+        GOOD.replace("seed: 1}", "seed: 1, dtype: float32}").replace(
+            "weight: 10 pA, delay: 1 ms}",
+            "weight: 10 pA, delay: 1 ms, synapse: {model: stdp_synapse}}",
+        ),
+        ["projections[0].synapse", "plastic synapses need simulation.dtype float64"],
+    ),
+    (
         "probability",
         GOOD.replace("p: 0.5", "p: 1.5"),
         ["projections[0].rule.pairwise_bernoulli.p", "probability in [0, 1]", "1.5"],

@@ -61,3 +61,43 @@ def pexp(x):
     e = e if e > 0.0 else 0.0
     out = p * i64_as_f64(np.int64(e) << 52)
     return 0.0 if x < _X_MIN else out
+
+
+_F = np.float32
+_INV_LN2_F = _F(_pe.INV_LN2_F32)
+_LN2_HI_F = _F(_pe.LN2_HI_F32)
+_LN2_LO_F = _F(_pe.LN2_LO_F32)
+_X_MIN_F = _F(_pe.X_MIN_F32)
+(_D0, _D1, _D2, _D3, _D4, _D5, _D6, _D7) = (_F(c) for c in _pe.COEFFS_F32)
+
+
+@intrinsic
+def i32_as_f32(typingctx, x):
+    """Reinterpret the bits of an int32 as a float32."""
+    if not isinstance(x, types.Integer) or x.bitwidth != 32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(x), codegen
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def pexp32(x):
+    """Portable exp of a float32 scalar, in float32 arithmetic (see pexp.py)."""
+    n = np.floor(x * _INV_LN2_F + _F(0.5))
+    r = (x - n * _LN2_HI_F) - n * _LN2_LO_F
+    p = _D0
+    p = p * r + _D1
+    p = p * r + _D2
+    p = p * r + _D3
+    p = p * r + _D4
+    p = p * r + _D5
+    p = p * r + _D6
+    p = p * r + _D7
+    e = n + _F(127.0)
+    e = e if e < _F(255.0) else _F(255.0)
+    e = e if e > _F(0.0) else _F(0.0)
+    out = p * i32_as_f32(np.int32(np.int32(e) << np.int32(23)))
+    return _F(0.0) if x < _X_MIN_F else out

@@ -120,13 +120,16 @@ class HostBackend:
         b = self.built = built
         self.dt = b.dt
         self.N = b.n_neurons
-        self.V = b.V.copy()
-        self.syn = b.syn.copy()
+        #: float type of the state, the ring buffer and the arithmetic of the updates
+        #: (``simulation.dtype``; the propagators are computed in float64 and rounded)
+        self.fdtype = np.dtype(getattr(b.spec, "dtype", "float64"))
+        self.V = b.V.astype(self.fdtype)
+        self.syn = b.syn.astype(self.fdtype)
         self.refr = b.refr.copy()
         self.prop = {k: v.copy() for k, v in b.prop.items()}
         self.L = b.max_delay + 1
         self.NR = 2 * self.N
-        self.ring_flat = np.zeros(self.L * self.NR)
+        self.ring_flat = np.zeros(self.L * self.NR, self.fdtype)
         self.neuron_gid = b.neuron_gid
         self.sg_steps, self.sg_gids = b.sg_steps, b.sg_gids
         self.pois = PoissonInputs(b)
@@ -194,8 +197,8 @@ class HostBackend:
         Returns
         -------
         dict
-            ``V`` (N,) float64 (mV); ``syn`` (S_MAX, N) float64 (pA or nS); ``refr``
-            (N,) int32 (remaining refractory steps); ``ring`` (L, 2, N) float64, ring
+            ``V`` (N,) (mV); ``syn`` (S_MAX, N) (pA or nS), both of ``fdtype``; ``refr``
+            (N,) int32 (remaining refractory steps); ``ring`` (L, 2, N) ``fdtype``, ring
             slot ``s`` of receptor ``r`` (input of the steps ``k`` with ``k % L == s``;
             mV, pA or nS as the receptor's state); ``noise_key`` (M,) uint64, the key of
             each noise-generator synapse (unique, independent of the partition), and
@@ -242,7 +245,7 @@ class HostBackend:
         self.V[:] = state["V"]
         self.syn[:] = state["syn"]
         self.refr[:] = state["refr"]
-        self.ring_flat[:] = np.ascontiguousarray(state["ring"], np.float64).reshape(-1)
+        self.ring_flat[:] = np.ascontiguousarray(state["ring"], self.fdtype).reshape(-1)
         ci = self.cur
         hist = np.asarray(state["noise_hist"], np.float64)
         if hist.shape != (len(ci.noise_syn), ci.max_delay):

@@ -46,7 +46,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from ._numba_exp import pexp
+from ._numba_exp import pexp, pexp32
 from ._numba_mpi import allgather_int64
 from .base import HostBackend
 
@@ -129,10 +129,69 @@ def _uniform(key, ctr):
 # 1 for a neuron that fired, 0 otherwise.
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _flush(a):
-    """A synaptic state below 1e-300 in magnitude (either zero) becomes +0.0."""
-    return 0.0 if abs(a) < 1e-300 else a
+    """A synaptic state below 1e-300 in magnitude (float32: 1e-30; either zero)
+    becomes +0.0."""
+
+
+@overload(_flush)
+def _flush_ov(a):
+    if a == types.float32:
+        lim = np.float32(1e-30)
+        zero = np.float32(0.0)
+
+        def f32(a):
+            return zero if abs(a) < lim else a
+
+        return f32
+
+    def f64(a):
+        return 0.0 if abs(a) < 1e-300 else a
+
+    return f64
+
+
+def _zero(V):
+    """``0`` of the dtype of array ``V`` (a float64 literal would widen float32 sums)."""
+
+
+@overload(_zero)
+def _zero_ov(V):
+    if V.dtype == types.float32:
+        zero = np.float32(0.0)
+        return lambda V: zero
+    return lambda V: 0.0
+
+
+def _rd(a, x):
+    """``x`` rounded to the dtype of array ``a``, before it is added into ``a`` (the
+    numpy backend rounds there too; a no-op for float64)."""
+
+
+@overload(_rd)
+def _rd_ov(a, x):
+    if a.dtype == types.float32:
+        return lambda a, x: np.float32(x)
+    return lambda a, x: x
+
+
+def _pexp_of(t, j):
+    """``t[j] = pexp(t[j])`` in the precision of ``t``."""
+
+
+@overload(_pexp_of)
+def _pexp_of_ov(t, j):
+    if t.dtype == types.float32:
+
+        def f32(t, j):
+            t[j] = pexp32(t[j])
+
+        return f32
+
+    def f64(t, j):
+        t[j] = pexp(t[j])
+
+    return f64
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -146,7 +205,7 @@ def _upd_delta(P, V, refr, R0, R1, istim, mask):
         free = rf == 0
         el = _at(E_L, i)
         i_tot = _at(I_e, i) + _at(istim, i)
-        acc = 0.0
+        acc = _zero(V)
         vu = el + _at(P_VV, i) * (v - el) + acc + _at(P_VI, i) * i_tot
         vu = vu + R0[i]
         vu = vu + R1[i]
@@ -181,7 +240,7 @@ def _upd_exp(P, V, S0, S1, refr, R0, R1, istim, mask):
         y1 = S1[i]
         el = _at(E_L, i)
         i_tot = _at(I_e, i) + _at(istim, i)
-        acc = 0.0
+        acc = _zero(V)
         acc = acc + _at(pv0, i) * y0
         acc = acc + _at(pv1, i) * y1
         vu = el + _at(P_VV, i) * (v - el) + acc + _at(P_VI, i) * i_tot
@@ -226,7 +285,7 @@ def _upd_alpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask):
         y3 = S3[i]
         el = _at(E_L, i)
         i_tot = _at(I_e, i) + _at(istim, i)
-        acc = 0.0
+        acc = _zero(V)
         acc = acc + _at(pv0, i) * y0
         acc = acc + _at(pv1, i) * y1
         acc = acc + _at(pv2, i) * y2
@@ -263,7 +322,7 @@ def _pexp_block(t, m):
     """``t[:m] = pexp(t[:m])`` in a loop of its own: the 13-step Horner chain is long,
     and only a short loop body lets the CPU overlap many of them."""
     for j in range(m):
-        t[j] = pexp(t[j])
+        _pexp_of(t, j)
     return 0
 
 
@@ -289,14 +348,14 @@ def _upd_cexp(P, V, S0, S1, refr, R0, R1, istim, mask, dt, tA, tB):
             y0 = S0[i]
             y1 = S1[i]
             i_tot = _at(I_e, i) + _at(istim, i)
-            gb0 = 0.0
+            gb0 = _zero(V)
             gb0 = gb0 + _at(a00, i) * y0
-            gb1 = 0.0
+            gb1 = _zero(V)
             gb1 = gb1 + _at(a11, i) * y1
-            gsum = 0.0
+            gsum = _zero(V)
             gsum = gsum + gb0
             gsum = gsum + gb1
-            ge = 0.0
+            ge = _zero(V)
             ge = ge + gb0 * _at(e0, i)
             ge = ge + gb1 * _at(e1, i)
             gl = _at(g_L, i)
@@ -356,16 +415,16 @@ def _upd_calpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask, dt, tA, tB):
             y2 = S2[i]
             y3 = S3[i]
             i_tot = _at(I_e, i) + _at(istim, i)
-            gb0 = 0.0
+            gb0 = _zero(V)
             gb0 = gb0 + _at(ga00, i) * y0
             gb0 = gb0 + _at(ga01, i) * y1
-            gb1 = 0.0
+            gb1 = _zero(V)
             gb1 = gb1 + _at(ga12, i) * y2
             gb1 = gb1 + _at(ga13, i) * y3
-            gsum = 0.0
+            gsum = _zero(V)
             gsum = gsum + gb0
             gsum = gsum + gb1
-            ge = 0.0
+            ge = _zero(V)
             ge = ge + gb0 * _at(e0, i)
             ge = ge + gb1 * _at(e1, i)
             gl = _at(g_L, i)
@@ -511,7 +570,7 @@ def _poisson_mixed(
                 c += 1
             count += c
         if count:
-            ring[base + p_target[j]] += np.float64(count) * np.float64(p_weight[j])
+            ring[base + p_target[j]] += _rd(ring, np.float64(count) * np.float64(p_weight[j]))
     return 0
 
 
@@ -635,7 +694,7 @@ def _poisson(
         for jj in range(m):
             c = c_m[jj]
             if add_zero or c:
-                ring[base + tgt[jj]] += np.float64(c) * np.float64(wgt[jj])
+                ring[base + tgt[jj]] += _rd(ring, np.float64(c) * np.float64(wgt[jj]))
     return 0
 
 
@@ -995,8 +1054,9 @@ def _run(
     n_cur = c_target.shape[0]
     n_pop = pop_n0.shape[0]
     mask64 = mask.view(np.uint64)
-    tA = np.empty(_BLK)
-    tB = np.empty(_BLK)
+    tA = np.empty(_BLK, V.dtype)
+    tB = np.empty(_BLK, V.dtype)
+    z0 = _zero(V)  # I_stim of populations without current input
     for k in range(k0, k0 + nsteps):
         if n_sp + N + (sg_steps.shape[0] - sg_pos) > cap and k > k0:
             return k - k0, n_sp, sg_pos, pend
@@ -1035,7 +1095,8 @@ def _run(
             for i in range(N):
                 istim[i] = 0.0
             for j in range(n_cur):
-                istim[c_target[j]] += c_weight[j] * amp[c_chan[j], k - c_delay[j] - amp_base]
+                x = c_weight[j] * amp[c_chan[j], k - c_delay[j] - amp_base]
+                istim[c_target[j]] += _rd(istim, x)
         # 3. neurons, population by population
         base = kk * NR
         nf_tot = 0
@@ -1059,15 +1120,15 @@ def _run(
                 # one parameter row, no current input (I_stim = 0.0)
                 P = HP[q]
                 if kind == K_DELTA:
-                    nf = _upd_delta(P, Vq, Rq, R0, R1, 0.0, Mq)
+                    nf = _upd_delta(P, Vq, Rq, R0, R1, z0, Mq)
                 elif kind == K_EXP:
-                    nf = _upd_exp(P, Vq, S0, S1, Rq, R0, R1, 0.0, Mq)
+                    nf = _upd_exp(P, Vq, S0, S1, Rq, R0, R1, z0, Mq)
                 elif kind == K_ALPHA:
-                    nf = _upd_alpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, 0.0, Mq)
+                    nf = _upd_alpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, z0, Mq)
                 elif kind == K_CEXP:
-                    nf = _upd_cexp(P, Vq, S0, S1, Rq, R0, R1, 0.0, Mq, dt, tA, tB)
+                    nf = _upd_cexp(P, Vq, S0, S1, Rq, R0, R1, z0, Mq, dt, tA, tB)
                 elif kind == K_CALPHA:
-                    nf = _upd_calpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, 0.0, Mq, dt, tA, tB)
+                    nf = _upd_calpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, z0, Mq, dt, tA, tB)
             else:
                 # a parameter table [neuron, column] (per-neuron parameters or current input)
                 o = pop_t0[q]
@@ -1362,13 +1423,13 @@ def _run_generic(
             if free:
                 i_tot = I_e[r] + istim[i]
                 if membrane[r] == 0:
-                    acc = 0.0
+                    acc = _zero(V)
                     for s in range(ns):
                         acc = acc + P_Vsyn[r, s] * syn[s, i]
                     vn = E_L[r] + P_VV[r] * (v - E_L[r]) + acc + P_VI[r] * i_tot
                 else:
-                    gsum = 0.0
-                    ge = 0.0
+                    gsum = _zero(V)
+                    ge = _zero(V)
                     for c in range(n_cond[r]):
                         gbar = 0.0
                         for s in range(ns):
@@ -1387,11 +1448,11 @@ def _run_generic(
             s2 = 0.0
             s3 = 0.0
             for s in range(ns):
-                acc = 0.0
+                acc = _zero(V)
                 for t in range(ns):
                     acc = acc + P_syn[r, s, t] * syn[t, i]
                 if abs(acc) < 1e-300:
-                    acc = 0.0
+                    acc = _zero(V)
                 if s == 0:
                     s0 = acc
                 elif s == 1:
@@ -1540,7 +1601,7 @@ class NumbaBackend(HostBackend):
         self._sg_steps = np.ascontiguousarray(b.sg_steps, np.int64)
         self._sg_gids = np.ascontiguousarray(b.sg_gids, np.int64)
         N = self.N
-        self._istim = np.zeros(N)
+        self._istim = np.zeros(N, self.fdtype)
         self._mask = np.zeros(((N + 63) // 64) * 64, np.uint8)
         self._fired = np.zeros(max(N, 1), np.int64)
         # recurrent delays: one value for every synapse lets delivery skip the table
@@ -1550,7 +1611,7 @@ class NumbaBackend(HostBackend):
         w, rp = b.weight, b.row_ptr
         n_rows = len(b.src_gids)
         self._row_uw = np.zeros(n_rows, np.uint8)
-        self._row_w = np.zeros(n_rows)
+        self._row_w = np.zeros(n_rows, self.fdtype)
         self._rows_tmp = np.zeros(max(n_rows, 1), np.int64)
         full = np.nonzero(rp[1:] > rp[:-1])[0]
         if len(full):
@@ -1565,7 +1626,7 @@ class NumbaBackend(HostBackend):
                 sb = np.signbit(w).astype(np.int8)
                 same &= ~zero | (np.maximum.reduceat(sb, st) == np.minimum.reduceat(sb, st))
             self._row_uw[full] = same
-            self._row_w[full] = first.astype(np.float64)
+            self._row_w[full] = first.astype(self.fdtype)
         # Poisson synapses: runs of consecutive synapses with the same generator and
         # delay, drawn in vectorised passes; stretches of short runs are drawn synapse
         # by synapse
@@ -1596,7 +1657,7 @@ class NumbaBackend(HostBackend):
         self._run_contig = np.asarray(contig, np.uint8)
         self._p_cnt = np.zeros(width, np.int64)
         self._p_tmp = np.zeros(width, np.int64)
-        self._p_val = np.zeros(width)
+        self._p_val = np.zeros(width, self.fdtype)
         self._p_slot = np.zeros(width, np.int64)
         self._p_key = np.ascontiguousarray(b.pois_key, np.uint64)
         # Adding 0 * w for a count of 0 changes nothing when w is finite and no ring
@@ -1681,10 +1742,12 @@ class NumbaBackend(HostBackend):
         if len(b.cur_target):
             has_cur[b.cur_target] = 1
         n0, n1, mode, kind, hp, t0, tabs = [], [], [], [], [], [], []
+        self._pop_layouts = []
         nt = 0
         for lay in sorted(b.layouts.values(), key=lambda x: x.n0):
             if lay.kind != "neuron" or lay.count == 0:
                 continue
+            self._pop_layouts.append(lay)
             r0, r1 = lay.prop_row0, lay.prop_row0 + (lay.count if lay.heterogeneous else 1)
             n0.append(lay.n0)
             n1.append(lay.n0 + lay.count)
@@ -1702,8 +1765,22 @@ class NumbaBackend(HostBackend):
 
         self._pop_n0, self._pop_n1, self._pop_mode = i64(n0), i64(n1), i64(mode)
         self._pop_kind, self._pop_t0 = i64(kind), i64(t0)
-        self._HP = np.ascontiguousarray(hp) if hp else np.zeros((0, NPAR))
-        self._PT = np.concatenate(tabs) if tabs else np.zeros(0)
+        f = self.fdtype
+        self._HP = np.ascontiguousarray(hp, f) if hp else np.zeros((0, NPAR), f)
+        self._PT = np.concatenate(tabs).astype(f) if tabs else np.zeros(0, f)
+        if f != np.float64 and (self._pop_kind == K_GENERIC).any():
+            names = [
+                lay.name for lay, k in zip(self._pop_layouts, kind, strict=True) if k == K_GENERIC
+            ]
+            from ..network.spec import SpecError
+
+            raise SpecError(
+                self.built.spec.path,
+                "simulation.dtype",
+                f"{f.name} is for iaf_psc_delta/exp/alpha and "
+                f"iaf_cond_exp/alpha populations with their usual receptors; "
+                f"population(s) {', '.join(names)} need float64",
+            )
 
     def refresh_propagators(self):
         self._populations()
@@ -1857,7 +1934,7 @@ class NumbaBackend(HostBackend):
         """The arguments of :func:`_run` after ``(k0, nsteps, rk0, deliver, sg_pos)``."""
         b, pi, ci = self.built, self.pois, self.cur
         return (
-            self.dt,
+            self.fdtype.type(self.dt),
             self.L,
             self.N,
             self.V,

@@ -35,19 +35,43 @@ def pexp(x):
     return np.where(x < _pe.X_MIN, 0.0, out)
 
 
+def pexp32(x):
+    """Portable exp in float32 arithmetic (``simulation.dtype: float32``) on float32
+    arrays: the expression of the numba kernels, operation by operation."""
+    f = np.float32
+    x = np.asarray(x, f)
+    n = np.floor(x * f(_pe.INV_LN2_F32) + f(0.5))
+    r = (x - n * f(_pe.LN2_HI_F32)) - n * f(_pe.LN2_LO_F32)
+    p = np.full_like(x, f(_pe.COEFFS_F32[0]))
+    for c in _pe.COEFFS_F32[1:]:
+        p = p * r + f(c)
+    e = np.clip(n + f(127.0), f(0.0), f(255.0)).astype(np.int32)
+    out = p * (e << 23).view(f)
+    return np.where(x < f(_pe.X_MIN_F32), f(0.0), out)
+
+
+#: Synaptic states below this magnitude become +0.0 (no denormal numbers), per dtype
+FLUSH = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-30}
+
+
 class NumpyBackend(HostBackend):
     """Reference backend (vectorised numpy, one step per Python iteration)."""
 
     name = "numpy"
 
     def setup(self):
-        b = self.built
-        # per-neuron copies of the propagator rows: plain vector arithmetic per step
-        self.pn = {k: v[b.prow] for k, v in self.prop.items()}
+        self.refresh_propagators()
         self.cdf_flat = None
 
     def refresh_propagators(self):
-        self.pn = {k: v[self.built.prow] for k, v in self.prop.items()}
+        # per-neuron copies of the propagator rows: plain vector arithmetic per step,
+        # the float ones in the state's dtype
+        f = self.fdtype
+        self.pn = {
+            k: v[self.built.prow].astype(f) if v.dtype.kind == "f" else v[self.built.prow]
+            for k, v in self.prop.items()
+        }
+        self._exp = pexp32 if f == np.float32 else pexp
 
     def run_steps(self, k0, nsteps, amp, amp_base, rec, deliver=True):
         spikes_k, spikes_g = [], []
@@ -92,16 +116,17 @@ class NumpyBackend(HostBackend):
         j = idx[hit]
         slots = (k % self.L) * self.NR + b.pois_target[j].astype(np.int64)
         vals = count[hit].astype(np.float64) * b.pois_weight[j].astype(np.float64)
-        np.add.at(self.ring_flat, slots, vals)
+        # rounded to the ring's dtype before the add (a no-op in float64)
+        np.add.at(self.ring_flat, slots, vals.astype(self.fdtype))
 
     def _currents(self, k, amp, amp_base):
-        istim = np.zeros(self.N)
+        istim = np.zeros(self.N, self.fdtype)
         ci = self.cur
         if ci.empty:
             return istim
         b = self.built
         a = amp[ci.channel, k - b.cur_delay - amp_base]
-        np.add.at(istim, b.cur_target, b.cur_weight * a)
+        np.add.at(istim, b.cur_target, (b.cur_weight * a).astype(self.fdtype))
         return istim
 
     def _neurons(self, k, istim):
@@ -113,8 +138,9 @@ class NumpyBackend(HostBackend):
         self.ring_flat[slot : slot + self.NR] = 0.0
         free = self.refr == 0
 
+        f = self.fdtype
         # membrane, current-based
-        acc = np.zeros(N)
+        acc = np.zeros(N, f)
         for s in range(syn.shape[0]):
             acc = acc + pn["P_Vsyn"][:, s] * syn[s]
         i_tot = pn["I_e"] + istim
@@ -122,10 +148,10 @@ class NumpyBackend(HostBackend):
         # membrane, conductance-based
         cond = pn["membrane"] == 1
         if cond.any():
-            gsum = np.zeros(N)
-            ge = np.zeros(N)
+            gsum = np.zeros(N, f)
+            ge = np.zeros(N, f)
             for c in range(pn["G_avg"].shape[1]):
-                gbar = np.zeros(N)
+                gbar = np.zeros(N, f)
                 for s in range(syn.shape[0]):
                     gbar = gbar + pn["G_avg"][:, c, s] * syn[s]
                 gsum = gsum + gbar
@@ -133,7 +159,7 @@ class NumpyBackend(HostBackend):
             gtot = pn["g_L"] + gsum
             with np.errstate(divide="ignore", invalid="ignore"):
                 vinf = (pn["g_L"] * pn["E_L"] + ge + i_tot) / gtot
-                v_cond = vinf + (V - vinf) * pexp(-self.dt * gtot / pn["C_m"])
+                v_cond = vinf + (V - vinf) * self._exp(f.type(-self.dt) * gtot / pn["C_m"])
             v_new = np.where(cond, v_cond, v_cur)
         else:
             v_new = v_cur
@@ -143,10 +169,10 @@ class NumpyBackend(HostBackend):
         # synaptic states: exact decay, then the input of this step
         new = np.zeros_like(syn)
         for s in range(syn.shape[0]):
-            acc = np.zeros(N)
+            acc = np.zeros(N, f)
             for t in range(syn.shape[0]):
                 acc = acc + pn["P_syn"][:, s, t] * syn[t]
-            new[s] = np.where(np.abs(acc) < 1e-300, 0.0, acc)
+            new[s] = np.where(np.abs(acc) < FLUSH[f], 0.0, acc)
         rows = np.arange(N)
         for r in range(2):
             st = pn["rec_state"][:, r]
@@ -189,4 +215,4 @@ class NumpyBackend(HostBackend):
             return
         idx = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
         slots = ((k + b.delay[idx].astype(np.int64)) % self.L) * self.NR + b.target[idx]
-        np.add.at(self.ring_flat, slots, b.weight[idx].astype(np.float64))
+        np.add.at(self.ring_flat, slots, b.weight[idx].astype(self.fdtype))

@@ -36,3 +36,27 @@ COEFFS = (
 )
 #: Below this argument the result is flushed to exactly 0 (no denormals).
 X_MIN = -700.0
+
+# -- float32 ----------------------------------------------------------------------------
+# The same scheme in float32 arithmetic (``simulation.dtype: float32``): Cody-Waite
+# constants of cephes' expf (LN2_HI_F32 has 9 significant bits, so n * LN2_HI_F32 is
+# exact for |n| <= 2**15), Taylor polynomial of degree 7 (truncation below 5e-9
+# relative on |r| <= ln2 / 2, a tenth of float32's epsilon).  Within 2 ulp of the true
+# value on [-87, 88] (tested).  2**n is built from its exponent bits, the biased
+# exponent clamped to [0, 255] (255: inf).
+INV_LN2_F32 = 1.4426950408889634
+LN2_HI_F32 = 0.693359375
+LN2_LO_F32 = -2.12194440e-4
+#: 1/k! for k = 7 .. 0 (Horner order), rounded to float32 where they are used
+COEFFS_F32 = (
+    1.0 / 5040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+)
+#: Below this argument the float32 result is flushed to exactly 0 (no denormals).
+X_MIN_F32 = -87.0

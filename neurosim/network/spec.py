@@ -163,6 +163,7 @@ class NetworkSpec:
     kind: str = "spiking"  # or "ltc" (graded networks, neurosim.ltc)
     scale: dict = field(default_factory=dict)  # what a `scale` section did (network.scaling)
     record_weights: list = field(default_factory=list)  # plasticity.spec.WeightRecordSpec
+    dtype: str = "float64"  # of the spiking state and ring buffer (simulation.dtype)
 
     @property
     def neuron_populations(self):
@@ -415,7 +416,7 @@ def apply_overrides(doc, overrides, path):
 def _parse_simulation(ctx, doc):
     sim = doc.get("simulation", {}) or {}
     _mapping(ctx, sim, "simulation")
-    _check_keys(ctx, sim, "simulation", ("dt", "duration", "seed"))
+    _check_keys(ctx, sim, "simulation", ("dt", "duration", "seed", "dtype"))
     dt = _quantity(ctx, sim.get("dt", 0.1), "time", "simulation.dt")
     if not (dt > 0 and math.isfinite(dt)):
         raise ctx.err("simulation.dt", f"expected a positive time, got {dt} ms")
@@ -423,6 +424,9 @@ def _parse_simulation(ctx, doc):
     if not (duration >= 0 and math.isfinite(duration)):
         raise ctx.err("simulation.duration", f"expected a time >= 0, got {duration} ms")
     seed = _int(ctx, sim.get("seed", 1), "simulation.seed", 0, 2**63 - 1)
+    dtype = sim.get("dtype", "float64")
+    if dtype not in ("float64", "float32"):
+        raise ctx.err("simulation.dtype", f"expected float64 or float32, got {_show(dtype)}")
     return dt, duration, seed
 
 
@@ -929,6 +933,11 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     from ..ltc.spec import build_ltc_spec, is_ltc
 
     if is_ltc(doc):
+        if "dtype" in (doc.get("simulation") or {}):
+            raise ctx.err(
+                "simulation.dtype",
+                "ltc_neuron networks choose their precision with integrator.dtype",
+            )
         if "scale" in doc:
             raise ctx.err("scale", "scale applies to spiking networks, not ltc_neuron ones")
         for pname in raw:
@@ -951,6 +960,14 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
     spec = make_spec(ctx, name, dt, duration, seed, pops, projections, spikes, states, path, text)
     spec.scale = scale
     spec.record_weights = weights
+    spec.dtype = (doc.get("simulation") or {}).get("dtype", "float64")
+    if spec.dtype == "float32":
+        for proj in projections:
+            if proj.synapse is not None:
+                raise ctx.err(
+                    f"{proj.field}.synapse",
+                    "plastic synapses need simulation.dtype float64 (the default)",
+                )
     return spec
 
 

@@ -38,6 +38,7 @@ CASES = {
     "brunel2000": (net("brunel2000"), BRUNEL_SMALL, "300 ms"),
     "cuba": (net("cuba"), ["record.state=[{population: E, variables: [V_m]}]"], "300 ms"),
     "coba": (net("coba"), [], "300 ms"),
+    "coba32": (net("coba"), ["simulation.dtype=float32"], "300 ms"),
     "mixed": (os.path.join(ROOT, "tests", "data", "mixed.yaml"), [], "200 ms"),
     "celegans": (net("celegans"), [], "30 ms"),
 }

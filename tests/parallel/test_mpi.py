@@ -24,7 +24,7 @@ from ..network.test_build_partition import RULES_NET
 pytestmark = pytest.mark.mpi
 
 RANKS = (1, 2, 3, 4)
-SPIKING = ("brunel2000", "cuba", "coba", "mixed")
+SPIKING = ("brunel2000", "cuba", "coba", "coba32", "mixed")
 #: graded networks: celegans and random two-population networks, one per integrator
 GRADED = (
     "celegans",
