@@ -1,6 +1,6 @@
 """Mean rate and CV of ISI per population over seeds, beside NEST's and Brian2's.
 
-    python -m benchmarks.network_stats [cuba coba brunel2000]
+    python -m benchmarks.network_stats [cuba coba brunel2000] [--dtype float32]
 
 Prints a markdown table (for benchmarks/RESULTS.md).  The peer numbers come from
 tests/reference/peer_network_stats.json (made by tests/reference/make_peer_network_stats.py
@@ -22,12 +22,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "..", "tests", "reference", "peer_network_stats.json")
 
 
-def seed_stats(name, seed):
+def seed_stats(name, seed, dtype="float64"):
     """{population: (rate Hz, CV ISI)} of one 1 s run, and whether it went silent."""
     import neurosim
     from neurosim.analysis.stats import cv_isi
 
-    spec = neurosim.load(os.path.join(HERE, "..", "networks", f"{name}.yaml"))
+    spec = neurosim.load(
+        os.path.join(HERE, "..", "networks", f"{name}.yaml"), [f"simulation.dtype={dtype}"]
+    )
     spec.seed = seed
     spec.record_state = []
     sim = neurosim.Simulation(spec, backend="numba")
@@ -41,11 +43,11 @@ def seed_stats(name, seed):
     return out, last / (total * 0.2) < 0.1
 
 
-def network_stats(name, n_active=5, max_seeds=12):
+def network_stats(name, n_active=5, max_seeds=12, dtype="float64"):
     """Statistics of the first ``n_active`` non-silent seeds; also the silent seeds."""
     runs, silent = [], []
     for seed in range(1, max_seeds + 1):
-        stats, dead = seed_stats(name, seed)
+        stats, dead = seed_stats(name, seed, dtype)
         if dead:
             silent.append(seed)
         else:
@@ -61,7 +63,13 @@ def mean_sem(x):
 
 
 def main(argv=None):
-    nets = (argv if argv is not None else sys.argv[1:]) or ["cuba", "coba", "brunel2000"]
+    args = list(argv if argv is not None else sys.argv[1:])
+    dtype = "float64"
+    if "--dtype" in args:
+        i = args.index("--dtype")
+        dtype = args[i + 1]
+        del args[i : i + 2]
+    nets = args or ["cuba", "coba", "brunel2000"]
     ref = json.load(open(REF))["results"]
     print(
         "| network | population | quantity | neurosim (5 seeds) | NEST 3.10 | Brian2 2.9 | "
@@ -69,7 +77,7 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|---|")
     for name in nets:
-        runs, silent = network_stats(name)
+        runs, silent = network_stats(name, dtype=dtype)
         for pop in runs[0]:
             for k, key in enumerate(("rate_hz", "cv_isi")):
                 m, s = mean_sem([r[pop][k] for r in runs])
