@@ -490,7 +490,9 @@ def _validate(args):
     spec = _load(args)
     print(
         f"{args.network}: valid network '{spec.name}' (dt {spec.dt:g} ms, duration "
-        f"{spec.duration:g} ms, seed {spec.seed})"
+        f"{spec.duration:g} ms, seed {spec.seed}"
+        + (f", {spec.dtype}" if getattr(spec, "dtype", "float64") != "float64" else "")
+        + ")"
     )
     for pop in spec.populations.values():
         print(f"  population {pop.name}: {pop.size} x {pop.model}")

@@ -224,6 +224,7 @@ class Writer:
             a["dt"] = spec.dt
             a["seed"] = spec.seed
             a["backend"] = backend
+            a["dtype"] = getattr(spec, "dtype", "float64")  # of the simulated state
             a["ranks"] = ranks
             a["rank"] = rank
             a["complete"] = False

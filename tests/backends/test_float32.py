@@ -142,6 +142,8 @@ def test_float32_resumed_equals_uninterrupted(tmp_path):
     sim.run("70 ms")
     sim.close()
     assert_same(ref, out)
+    with neurosim.open(out) as rec:
+        assert rec.attrs["dtype"] == "float32"
 
 
 def test_rates_in_float32_match_float64_on_cuba(tmp_path):
