@@ -73,12 +73,15 @@ _X_MIN_F = _F(_pe.X_MIN_F32)
 
 @intrinsic
 def i32_as_f32(typingctx, x):
-    """Reinterpret the bits of an int32 as a float32."""
-    if not isinstance(x, types.Integer) or x.bitwidth != 32:
+    """Reinterpret the low 32 bits of an integer as a float32."""
+    if not isinstance(x, types.Integer):
         return None
 
     def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.FloatType())
+        v = args[0]
+        if v.type.width != 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
 
     return types.float32(x), codegen
 

@@ -33,9 +33,6 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
 from ..ltc.build import (
     B_CNT,
@@ -64,6 +61,7 @@ from ..ltc.build import (
     TILE,
 )
 from ..models.cfc import METHOD_ID as CFC_METHOD
+from ._numba_exp import i32_as_f32 as _i32_as_f32
 from ._numba_exp import pexp
 from .ltc_numpy import EPS_FUSED, EXP2F_COEFFS, EXP2F_T_MAX, LtcNumpyBackend
 
@@ -96,21 +94,6 @@ _F = np.float32
 _TMAX = _F(EXP2F_T_MAX)
 _HALF = _F(0.5)
 _ONE = _F(1.0)
-
-
-@intrinsic
-def _i32_as_f32(typingctx, x):
-    """Reinterpret the low 32 bits of an integer as a float32."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        v = args[0]
-        if v.type.width != 32:
-            v = builder.trunc(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
-
-    return types.float32(x), codegen
 
 
 @_inl
