@@ -68,3 +68,77 @@ def test_portable_exp_bitwise_and_accurate():
     ulp = np.abs(a[ok] - ref) / np.spacing(ref)
     assert ulp.max() <= 2.0
     assert numpy_backend.pexp(np.array([-800.0]))[0] == 0.0
+
+
+QUANTITIES = [
+    ("20 ms", "time"),
+    ("1 s", "time"),
+    ("0.25 nF", "capacitance"),
+    ("20 kHz", "frequency"),
+    ("-0.5 mV", "voltage"),
+    ("1 uS", "conductance"),
+    ("3.3 Gohm", "resistance"),
+    ("2 pA/ms", "current/time"),
+]
+
+
+@pytest.fixture
+def fresh_unit_cache(tmp_path, monkeypatch):
+    from neurosim import units
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("NEUROSIM_UNIT_CACHE", raising=False)
+    for f in (units._known, units._parse_string):
+        f.cache_clear()
+    yield units
+    for f in (units._known, units._parse_string):
+        f.cache_clear()
+
+
+def test_quantities_pint_parsed_are_kept_with_their_bits(fresh_unit_cache):
+    units = fresh_unit_cache
+    first = [parse_quantity(t, d) for t, d in QUANTITIES]
+    assert first == [units._parse_with_pint(t, d) for t, d in QUANTITIES]
+    assert math.isclose(first[2], 250.0) and first[1] == 1000.0
+    with pytest.raises(UnitError, match="expected a time"):
+        parse_quantity("20 mV", "time")
+    # a new process reads the file: the same values, and no entry for the error
+    units._known.cache_clear()
+    units._parse_string.cache_clear()
+    known = units._known()
+    assert [known.get(t, d) for t, d in QUANTITIES] == first
+    assert known.get("20 mV", "time") is None
+    with pytest.raises(UnitError, match="expected a time"):
+        parse_quantity("20 mV", "time")
+
+
+def test_a_damaged_unit_cache_is_ignored_and_rewritten(fresh_unit_cache, tmp_path):
+    units = fresh_unit_cache
+    parse_quantity("20 ms", "time")
+    path = units._known().path
+    with open(path, "w") as fh:
+        fh.write('{"tag": "pint0", "values": {"time|20 ms": 99.0')  # cut off mid-write
+    units._known.cache_clear()
+    units._parse_string.cache_clear()
+    assert parse_quantity("20 ms", "time") == 20.0
+    units._known.cache_clear()
+    assert units._known().get("20 ms", "time") == 20.0
+
+
+def test_a_second_process_does_not_start_pint(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import network
+
+    code = "import sys, neurosim; neurosim.load(sys.argv[1]); print('pint' in sys.modules)"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    env.pop("NEUROSIM_UNIT_CACHE", None)
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code, network("coba")], env=env, capture_output=True, text=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert runs == ["True", "False"]
