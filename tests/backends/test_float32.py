@@ -170,3 +170,17 @@ def test_cupy_and_ltc_refuse_float32(tmp_cwd):
     assert not out.exists()
     proc = run_cli("validate", network("celegans"), "--set", "simulation.dtype=float32")
     assert proc.returncode == 2 and "integrator.dtype" in proc.stderr
+
+
+def test_parameters_set_between_segments_in_float32(tmp_path):
+    """``Simulation.set`` recomputes the propagators in float64 and rounds them again."""
+    mixed = os.path.join(DATA, "mixed.yaml")
+    out = {}
+    for backend in ("numpy", "numba"):
+        sim = Simulation(neurosim.load(mixed, F32), output=None, backend=backend)
+        sim.run("40 ms").set("E", I_e="150 pA", tau_m="15 ms").run("60 ms")
+        out[backend] = (sim.spikes("E"), sim.get("E", "V_m"))
+    (t0, i0), v0 = out["numpy"]
+    (t1, i1), v1 = out["numba"]
+    assert len(t0) > 20 and np.array_equal(t0, t1) and np.array_equal(i0, i1)
+    assert v0.dtype == np.float32 and np.array_equal(v0.view(np.int32), v1.view(np.int32))
