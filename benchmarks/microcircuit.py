@@ -79,6 +79,8 @@ def worker(a):
     sets = [f"scale.N={a.N}", f"scale.K={a.K}", f"simulation.seed={a.seed}"]
     if a.poisson_as_dc:
         sets.append("scale.poisson_as_dc=true")
+    if a.dtype != "float64":
+        sets.append(f"simulation.dtype={a.dtype}")
     spec = neurosim.load(NETWORK, sets)
     spec.record_state = []
     spec.record_spikes = [p.name for p in spec.neuron_populations]
@@ -229,6 +231,9 @@ def main(argv=None):
     ap.add_argument("--sides", nargs="+", default=["neurosim", "nest"])
     ap.add_argument("--backend", default="numba")
     ap.add_argument(
+        "--dtype", default="float64", choices=("float64", "float32"), help="neurosim's dtype"
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=0,
@@ -263,6 +268,7 @@ def main(argv=None):
     res = {}
     if "neurosim" in a.sides:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--backend", a.backend]
+        cmd += ["--dtype", a.dtype]
         menv = dict(env, NUMBA_NUM_THREADS=str(a.threads)) if a.threads else env
         if not a.no_warmup:  # compiles the kernels into numba's disk cache if needed
             print("# neurosim warm-up (N = K = 0.02, 20 ms) ...", file=sys.stderr, flush=True)

@@ -26,7 +26,8 @@ store them:
 - neurons: state (V, 4 synaptic states, refractory counter) in the build and in the
   backend, propagator rows (one per population, or per neuron when parameters are
   drawn; per neuron on the numpy backend), ring buffer ``(max_delay + 1) x 2 x N``
-  float64, the numba backend's spike buffers;
+  float64 (float32 with ``simulation.dtype: float32``, as the backend's state), the
+  numba backend's spike buffers;
 - recording: the chunk buffer of sampled states (at most ``MAX_CHUNK_SAMPLES``
   values), the samples in flight to the writer, and the current-input tables (every
   noise-generator synapse is a channel of its own, ``chunk + max_delay`` steps long);
@@ -361,14 +362,15 @@ def _estimate_spiking(spec, ranks, backend):
     built_neurons = N * (8 + 32 + 4 + 4 + 8) + het_rows * prop_row
     if het_rows > len(spec.neuron_populations):
         built_neurons += N * 8 * 12  # per-neuron parameter arrays
-    backend_neurons = N * (8 + 32 + 4) + het_rows * prop_row
+    fb = 4 if getattr(spec, "dtype", "float64") == "float32" else 8  # simulation.dtype
+    backend_neurons = N * (fb + 4 * fb + 4) + het_rows * prop_row
     if backend == "numpy":
         backend_neurons += N * prop_row + N * 8 * 8  # per-neuron rows, step temporaries
         setup = 0.0
     else:
         backend_neurons += 2 * 8 * max(4 * N, 65536) + N * (8 + 1 + 8)
         setup = rec_syn  # the one-delay test of the delays (a bool per synapse)
-    ring = L * 2 * N * 8
+    ring = L * 2 * N * fb
     t_step = N * _T_NEURON + dev_pois * _T_POISSON + rec_syn * _T_SYNAPSE
     n_steps = max(1, int(round(spec.duration / dt))) if math.isfinite(spec.duration) else 1
     cur_steps = _chunk_steps(t_step, n_steps) + max_delay
