@@ -27,6 +27,13 @@ Speed comes from specialisation, not from reordering arithmetic:
 - across MPI ranks the intervals between exchanges run in one compiled call, MPI
   called from the kernel (:mod:`neurosim.backends._numba_mpi`).
 
+With ``simulation.dtype: float32`` the same kernels are compiled for float32 state,
+ring and parameter tables: constants come through ``_zero``, ``_flush`` and
+``_pexp_of`` in the state's dtype (a float64 literal would widen a whole expression),
+and a float64 product added into the ring or ``I_stim`` is rounded first (``_rd``),
+as the numpy backend does.  The specialised updates only: ``_run_generic`` stays
+float64.
+
 Products with propagator entries that are exactly zero (padding, and the zero pattern
 of each shipped model, checked in :func:`_kind`) are left out: for a finite state
 ``0 * y`` is ``+-0``, and adding ``+-0`` changes no sum that is not itself ``+-0``

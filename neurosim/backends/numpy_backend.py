@@ -12,6 +12,10 @@ numba.  Per step ``k`` (see :mod:`neurosim.models.base` for the neuron part):
    to ring slots ``k + D`` through the CSR, synapse by synapse in CSR order (across
    ranks: gathered from every rank first, then delivered in the same order);
 5. samples of recorded states are taken at the end of the step.
+
+The state, the ring buffer and the per-neuron propagator rows have the simulation's
+dtype (``simulation.dtype``, float64 by default); in float32 every operation is a
+float32 one (Python scalars do not widen numpy arrays), with the float32 portable exp.
 """
 
 from __future__ import annotations
