@@ -23,9 +23,19 @@ from .test_parity import CASES, _record
 F32 = ["simulation.dtype=float32"]
 
 
-@pytest.mark.parametrize("case", list(CASES))
+DRAWN = [  # per-neuron parameter tables instead of one row per population
+    "populations.E.params.V_th={uniform: [-56 mV, -54 mV]}",
+    "populations.I.params.g_L={uniform: [15 nS, 18 nS]}",
+    "populations.A.params.tau_m={uniform: [8 ms, 12 ms]}",
+]
+
+
+@pytest.mark.parametrize("case", [*CASES, "mixed_drawn_params"])
 def test_numba_equals_numpy_in_float32(case, tmp_path):
-    path, overrides, _ = CASES[case]
+    if case == "mixed_drawn_params":
+        path, overrides = CASES["mixed"][0], DRAWN
+    else:
+        path, overrides, _ = CASES[case]
     ref = _record(path, overrides + F32, "200 ms", "numpy", tmp_path / "np.h5")
     got = _record(path, overrides + F32, "200 ms", "numba", tmp_path / "nb.h5")
     n_spikes = 0

@@ -56,13 +56,14 @@ def test_numba_equals_numpy(case, tmp_path):
     assert np.array_equal(ref[2], got[2])
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("defer", ["0", "1"])
-def test_deferred_delivery_keeps_the_bits(defer, tmp_path, monkeypatch):
+def test_deferred_delivery_keeps_the_bits(defer, dtype, tmp_path, monkeypatch):
     """Synapses with their own delays (the microcircuit, small): the numba backend's
     immediate and deferred delivery both equal numpy, in spikes, state and in the
     ring a checkpoint takes in the middle of the run (queued input included)."""
     monkeypatch.setenv("NEUROSIM_DEFER_DELIVERY", defer)
-    over = ["scale.N=0.03", "scale.K=0.1", "record.state=[]"]
+    over = ["scale.N=0.03", "scale.K=0.1", "record.state=[]", f"simulation.dtype={dtype}"]
     states = {}
     for be in ("numpy", "numba"):
         spec = neurosim.load(network("microcircuit"), over)
