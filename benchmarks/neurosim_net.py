@@ -5,7 +5,10 @@
 
 Prints {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates", "peak_rss_mib",
 "total_s", ...}.  build_s = reading the file + building every array (neurons, synapses,
-propagators) + preparing the backend; sim_s = Simulation.run over the duration, with the
+propagators) + preparing the backend, with the kernels loaded from numba's disk cache;
+it starts after ``import neurosim`` and the import of the backend's library (numba), as
+the NEST side's starts after ``import nest``; import_s is that import, and total_s
+includes everything.  sim_s = Simulation.run over the duration, with the
 spikes of every population recorded to HDF5 (as the peer scripts record theirs).
 --no-synapses keeps the neurons, their initial state and the device input, and drops
 the projections between neuron populations (for bytes per synapse); it first builds the
@@ -40,7 +43,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     import neurosim
+    from neurosim.backends import get_backend
 
+    # the backend's libraries imported (numba), as NEST's build_s starts after `import nest`
+    get_backend(a.backend)
     path = os.path.join(HERE, "..", "networks", f"{a.network}.yaml")
     dtype = [f"simulation.dtype={a.dtype}"] if a.dtype != "float64" else []
     if a.no_synapses:
