@@ -109,6 +109,12 @@ def _parser():
         action="store_true",
         help="the model was built with implicit_param_constraints=False",
     )
+    c.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="LTC: the integrator's precision (float32: ncps's own, faster)",
+    )
     c.add_argument("--mode", choices=["default", "pure", "no_gate"], help="CfC: ncps's mode")
     c.add_argument("--activation", default="lecun_tanh", help="CfC: backbone activation")
     c.add_argument("--overwrite", action="store_true")
@@ -539,6 +545,7 @@ def _convert(args):
             implicit_constraints=not args.no_implicit_constraints,
             mode=args.mode,
             activation=args.activation,
+            dtype=args.dtype,
         )
     except SpecError as exc:
         raise _BadInput(str(exc)) from None

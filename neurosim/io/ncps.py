@@ -325,6 +325,7 @@ def convert_ltc(
     ode_unfolds=6,
     implicit_constraints=True,
     state_dict=None,
+    dtype="float64",
 ):
     """Write ``out_yaml`` and ``<out_yaml stem>_params.npz`` for an ncps LTC model.
 
@@ -339,6 +340,8 @@ def convert_ltc(
     integrator : str
         ``ltc_fused`` (reproduces ncps) or a closed form (``closed_form``,
         ``exp_midpoint``).
+    dtype : str
+        ``float64`` or ``float32``: the integrator's ``dtype`` in the network file.
     """
     sd = _strip(state_dict) if state_dict is not None else load_state_dict(model_path)
     for k, a in sd.items():
@@ -405,7 +408,8 @@ def convert_ltc(
                 "size": int(N),
                 "model": "ltc_neuron",
                 "params": {"c_m": arr("c_m"), "g_leak": arr("g_leak"), "v_leak": arr("v_leak")},
-                "integrator": {"method": integrator, "substeps": int(ode_unfolds)},
+                "integrator": {"method": integrator, "substeps": int(ode_unfolds)}
+                | ({"dtype": dtype} if dtype != "float64" else {}),
             },
         },
         "projections": [
@@ -581,13 +585,16 @@ def convert(
     state_dict=None,
     mode=None,
     activation="lecun_tanh",
+    dtype="float64",
 ):
     """An ncps LTC or CfC model -> a network file: :func:`convert_ltc` or
     :func:`convert_cfc`, by the keys of the state dict.  ``integrator``,
-    ``ode_unfolds`` and ``implicit_constraints`` apply to LTC models, ``mode`` and
-    ``activation`` to CfC models."""
+    ``ode_unfolds``, ``implicit_constraints`` and ``dtype`` apply to LTC models,
+    ``mode`` and ``activation`` to CfC models."""
     sd = _strip(state_dict) if state_dict is not None else load_state_dict(model_path)
     if looks_like_cfc(sd):
+        if dtype != "float64":
+            raise SpecError(str(model_path), "--dtype", f"{dtype}: CfC cells run in float64 only")
         return convert_cfc(model_path, out_yaml, inputs_path, mode, activation, state_dict=sd)
     return convert_ltc(
         model_path,
@@ -597,6 +604,7 @@ def convert(
         ode_unfolds=ode_unfolds,
         implicit_constraints=implicit_constraints,
         state_dict=sd,
+        dtype=dtype,
     )
 
 

@@ -102,6 +102,13 @@ def test_cfc_cli_and_segments(tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc = yaml.safe_load((tmp_path / "net.yaml").read_text())
     assert doc["populations"]["cfc"]["params"]["mode"] == "no_gate"
+    bad = run_cli(
+        "convert", "ncps", tmp_path / "model.npz", "-o", tmp_path / "n32.yaml",
+        "--inputs", tmp_path / "seq.npz", "--dtype", "float32",
+    )  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "--dtype" in bad.stderr and "float64 only" in bad.stderr
+    assert not (tmp_path / "n32.yaml").exists()
     sim = neurosim.Simulation(neurosim.load(tmp_path / "net.yaml"), output=tmp_path / "s.h5")
     sim.run("20 ms")
     sim.run("30 ms")

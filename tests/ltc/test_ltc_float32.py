@@ -136,6 +136,18 @@ def test_ncps_parity_float32(tmp_path, case):
         _, v = _run(out, be, over, out=tmp_path / f"{be}.h5")
         err = np.max(np.abs(v - z[f"{case}/hidden"]))
         assert 1e-10 < err <= 1e-5, err
+    # `convert --dtype float32` writes the same network as the override
+    out32 = tmp_path / "net32.yaml"
+    proc = run_cli(
+        "convert", "ncps", tmp_path / "model.npz", "-o", out32, "--inputs",
+        tmp_path / "seq.npz", "--dtype", "float32",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        yaml.safe_load(out32.read_text())["populations"]["ltc"]["integrator"]["dtype"] == "float32"
+    )
+    _, v32 = _run(out32, "numba", [], out=tmp_path / "c32.h5")
+    assert np.array_equal(v32, v)
 
 
 def test_float32_bad_dtype(tmp_path):
