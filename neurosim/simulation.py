@@ -293,6 +293,12 @@ class Simulation:
             left = nsteps
             chunk = CHUNK_STEPS
             cap = max(1, MAX_CHUNK_SAMPLES // max(1, self.plan.n_entries))
+            # graded networks on ranks exchange every step inside backend.run: the
+            # ranks agree on each chunk's length and on stopping, or a rank that stops
+            # alone leaves the others waiting in the next exchange
+            together = self.comm.size > 1
+            if together:
+                self._agree_stop()
             if self._stop is not None:
                 stopped = True
                 self._interrupt()
@@ -300,6 +306,8 @@ class Simulation:
                 k0 = self.step
                 t_chunk = time.perf_counter()
                 want = min(chunk, left, cap, self._to_checkpoint())
+                if together:
+                    want = int(self.comm.allreduce(want, op="min"))
                 try:
                     ks, gids, done = self.backend.run(k0, want)
                 except Exception as exc:
@@ -319,6 +327,8 @@ class Simulation:
                 _progress(bar, done * self.dt, (nsteps - left) * self.dt, t_wall)
                 if self._checkpoint_due():
                     self.checkpoint()
+                if together and left > 0:
+                    self._agree_stop()
                 if self._stop is not None and left > 0:
                     stopped = True
                     self._interrupt()
@@ -351,6 +361,11 @@ class Simulation:
         a signal handler): it flushes the recording, writes a checkpoint and raises
         :class:`Interrupted`.  Across ranks, every rank stops after the same step."""
         self._stop = str(reason)
+
+    def _agree_stop(self):
+        """Every rank stops when one was asked to (a collective call)."""
+        if self.comm.allreduce(int(self._stop is not None), op="max") and self._stop is None:
+            self._stop = "stop requested on another rank"
 
     def _interrupt(self):
         path = None

@@ -1,5 +1,6 @@
 """Runs under ``mpiexec -n 2``: rank 1 asks to stop before a run; every rank must stop
-after the same first exchange interval.  Each rank writes ``step reason`` lines to
+after the same first exchange interval (spiking) or at the same chunk boundary (graded,
+``ltc`` as second argument: celegans).  Each rank writes ``step reason`` lines to
 ``OUTDIR/rank<r>.txt`` (two ranks printing at once would interleave)."""
 
 import os
@@ -15,7 +16,10 @@ from tests.parallel.mpi_cases import BRUNEL_SMALL, net  # noqa: E402
 
 if __name__ == "__main__":
     comm = get_comm()
-    spec = neurosim.load(net("brunel2000"), [*BRUNEL_SMALL, "record.state=[]"])
+    if sys.argv[2:] == ["ltc"]:
+        spec = neurosim.load(net("celegans"))
+    else:
+        spec = neurosim.load(net("brunel2000"), [*BRUNEL_SMALL, "record.state=[]"])
     sim = neurosim.Simulation(spec, output=os.path.join(sys.argv[1], "o.h5"), overwrite=True)
     sim.run("5 ms")
     if comm.rank == 1:

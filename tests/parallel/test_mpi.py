@@ -188,6 +188,17 @@ def test_stop_on_one_rank_stops_every_rank_at_the_same_step(tmp_path, native):
     assert got[1] == ["65 test stop", "85 after"], got
 
 
+def test_stop_on_one_rank_stops_a_graded_network_on_every_rank(tmp_path):
+    """celegans on 2 ranks (neurons exchanged every step inside the backend): a stop
+    asked on rank 1 before a run stops both ranks there; a later run goes on."""
+    script = os.path.join(ROOT, "tests", "parallel", "mpi_stop.py")
+    p = launch(2, sys.executable, script, str(tmp_path), "ltc", timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    got = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in range(2)]
+    assert got[0] == ["50 stop requested on another rank", "70 after"], got
+    assert got[1] == ["50 test stop", "70 after"], got
+
+
 @pytest.mark.parametrize("n", RANKS[1:])
 @pytest.mark.parametrize("case", CASES)
 def test_state_between_segments(runs, case, n):
