@@ -53,6 +53,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from . import pexp as _pe
 from ._numba_exp import pexp, pexp32
 from ._numba_mpi import allgather_int64
 from .base import HostBackend
@@ -144,7 +145,7 @@ def _flush(a):
 @overload(_flush)
 def _flush_ov(a):
     if a == types.float32:
-        lim = np.float32(1e-30)
+        lim = np.float32(_pe.FLUSH_F32)
         zero = np.float32(0.0)
 
         def f32(a):
@@ -152,8 +153,10 @@ def _flush_ov(a):
 
         return f32
 
+    lim64 = _pe.FLUSH_F64
+
     def f64(a):
-        return 0.0 if abs(a) < 1e-300 else a
+        return 0.0 if abs(a) < lim64 else a
 
     return f64
 
@@ -1458,7 +1461,7 @@ def _run_generic(
                 acc = _zero(V)
                 for t in range(ns):
                     acc = acc + P_syn[r, s, t] * syn[t, i]
-                if abs(acc) < 1e-300:
+                if abs(acc) < _pe.FLUSH_F64:
                     acc = _zero(V)
                 if s == 0:
                     s0 = acc

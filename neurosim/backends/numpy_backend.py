@@ -55,7 +55,7 @@ def pexp32(x):
 
 
 #: Synaptic states below this magnitude become +0.0 (no denormal numbers), per dtype
-FLUSH = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-30}
+FLUSH = {np.dtype(np.float64): _pe.FLUSH_F64, np.dtype(np.float32): _pe.FLUSH_F32}
 
 
 class NumpyBackend(HostBackend):

@@ -60,3 +60,9 @@ COEFFS_F32 = (
 )
 #: Below this argument the float32 result is flushed to exactly 0 (no denormals).
 X_MIN_F32 = -87.0
+
+# -- flushing ----------------------------------------------------------------------------
+#: A synaptic state below this magnitude becomes +0.0 in every backend, so that decaying
+#: states never crawl through denormal numbers (float64, and float32 states).
+FLUSH_F64 = 1e-300
+FLUSH_F32 = 1e-30
