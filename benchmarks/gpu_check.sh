@@ -38,10 +38,23 @@ if ! "$PY" -c "import pint" 2>/dev/null; then
     exit 2
   fi
 fi
+# numba refuses a numpy newer than it knows; prepare.sh also fetches a numpy it accepts
+if ! "$PY" -c "import numba" 2>/dev/null && ls .gpu-wheels/fallback/*.whl >/dev/null 2>&1; then
+  echo "numba does not import with the image's numpy; installing .gpu-wheels/fallback"
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/neurosim-fallback .gpu-wheels/fallback/*.whl || exit 2
+  export PYTHONPATH=/tmp/neurosim-fallback${PYTHONPATH:+:$PYTHONPATH}
+fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1 NEUROSIM_REQUIRE_GPU=1
 rm -f "$OUT/results.jsonl"
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+{
+  nvidia-smi
+  echo "nproc: $(nproc)"
+  "$PY" -c "import sys, numpy, numba, h5py, cupy, pint; print(sys.version.split()[0], \
+'numpy', numpy.__version__, 'numba', numba.__version__, 'h5py', h5py.__version__, \
+'cupy', cupy.__version__, 'pint', pint.__version__)"
+} > "$OUT/nvidia-smi.txt" 2>&1
 STEPS=""
 
 step() {  # step NAME CAP_SECONDS command...

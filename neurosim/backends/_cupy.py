@@ -131,6 +131,24 @@ class CupyModule:
             fn = self.kernels[kernel] = self.module.get_function(kernel)
         fn((grid,), (BLOCK,), tuple(conv))
 
+    def bind(self, kernel, grid, block, *args):
+        """A :class:`~neurosim.backends.cupy_backend.BoundLaunch` of ``kernel``."""
+        from .cupy_backend import BoundLaunch
+
+        cp = self.cp
+        fn = self.kernels.get(kernel)
+        if fn is None:
+            fn = self.kernels[kernel] = self.module.get_function(kernel)
+        return BoundLaunch(
+            lambda g, b, a: fn(g, b, tuple(a)),
+            kernel,
+            self.sigs[kernel],
+            grid,
+            block,
+            args,
+            lambda a: isinstance(a, cp.ndarray),
+        )
+
 
 class CupyDevice:
     """The GPU of this process (chosen from its local rank under MPI) as a device of

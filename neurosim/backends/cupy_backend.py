@@ -9,19 +9,22 @@ of steps only the spikes and the recorded samples come back (and V, syn and the
 refractory counters, which the simulation loop checks for NaN), and only the current
 amplitudes (when a network has current generators) go out.
 
-Host side, per step ``k`` (see :mod:`neurosim.backends.numpy_backend` for the order):
-``k_poisson`` (one thread per ring target with Poisson synapses), ``k_currents``,
-``k_neurons`` (one thread per neuron; spikes appended to a device buffer through an
-integer counter) and ``k_record``.  Spikes are delivered in batches of at most the
-smallest delay of the network (a spike of step ``k`` reaches no ring slot before
-``k + min delay``, so delivering a batch after its last step changes nothing; the
-MPI loop delivers every exchange interval the same way): the batch's spikes are sorted
-by (step, gid), expanded through the CSR into one key per synapse reached, ``ring slot *
-M + c`` with ``c`` the synapse's position in (step, gid, CSR) order, the keys sorted,
-and each ring slot's weights added in ``c`` order by one thread.  That is the CPU's
-order of additions into every slot, so no floating-point atomics and no fixed point
-are needed.  One host synchronisation per batch reads the spike count, a second the
-number of synapses reached.
+Host side, per step ``k`` (see :mod:`neurosim.backends.numpy_backend` for the order and
+``cuda/spiking.cu`` for the kernels): ``k_poisson`` (one thread per ring target with
+Poisson synapses), ``k_currents``, ``k_neurons`` (one thread per neuron; each block lists
+its spikes in neuron order), ``k_gather`` (one block: the spikes appended to the chunk's
+buffer, sorted by gid, and the step's list with the spike generators' events merged in),
+``k_deliver_step`` (one block per range of ring targets: each synapse reached is added
+to its slot by the thread that owns the target, in the list's order) and ``k_record``.
+Every ring slot so receives its input in the CPU's order, (step, source gid, CSR
+position), with no floating-point atomics and no fixed point; the device's CSR rows are
+sorted by target once (stably: synapses that share a slot keep their order).  Nothing
+waits for the host between steps: one synchronisation every :attr:`sync_every` steps
+reads the spike count, so that the spike buffer can grow before it could overflow.
+Spikes gathered across ranks (the MPI loop) are delivered by :meth:`CupyBackend.deliver`
+instead: sorted by (step, gid), expanded through the CSR into one key per synapse
+reached, ``ring slot * M + c`` with ``c`` the synapse's position in (step, gid, CSR)
+order, the keys sorted, and each slot's weights added in ``c`` order by one thread.
 
 A *device* gives the backend its array module (``xp``), copies and compiled kernels;
 :class:`neurosim.backends._cupy.CupyDevice` is the GPU.  The CPU tests plug in a device
@@ -43,8 +46,16 @@ from .base import HostBackend
 
 #: Folder of the CUDA sources.
 CUDA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
-#: Threads per block of every launch (the kernels are one thread per item).
+#: Threads per block of the launches of one thread per item.
 BLOCK = 256
+#: Threads per block of the kernels that share data within a block (``COOP_KERNELS``;
+#: at most spiking.cu's COOP_BLOCK).  They are correct for any block size: the CPU
+#: emulation sets 1, so that a sequential loop over threads keeps their barriers.
+COOP_BLOCK = 256
+#: Ring targets per block of ``k_deliver_step``.
+DELIVER_TARGETS = 256
+#: Kernels launched with an explicit (grid, COOP_BLOCK) geometry.
+COOP_KERNELS = frozenset({"k_neurons", "k_gather", "k_deliver_step"})
 #: Options of every compilation: contraction off, so products and sums round as the
 #: CPU's (the double-precision operations are IEEE-exact on the GPU).
 NVRTC_OPTIONS = ("--fmad=false", "--std=c++17")
@@ -174,6 +185,31 @@ def check_args(kernel, params, args, is_array):
     return out
 
 
+class BoundLaunch:
+    """A launch whose arguments were checked once (:func:`check_args`); calling it
+    sets the named scalar arguments and launches again.  The kernels of every step
+    go through these: checking 15 arguments per launch in Python costs more than the
+    launch itself."""
+
+    __slots__ = ("run", "grid", "block", "args", "_slot")
+
+    def __init__(self, run, kernel, params, grid, block, args, is_array):
+        self.run = run
+        self.grid = (int(grid),)
+        self.block = (int(block),)
+        self.args = check_args(kernel, params, args, is_array)
+        self._slot = {p.name: (i, p.dtype.type) for i, p in enumerate(params) if not p.pointer}
+
+    def __call__(self, **scalars):
+        if self.grid[0] == 0:
+            return
+        a = self.args
+        for name, v in scalars.items():
+            i, t = self._slot[name]
+            a[i] = t(v)
+        self.run(self.grid, self.block, a)
+
+
 def make_device(rank=0):
     """The device of this process: the GPU of its local rank, or the test factory's."""
     if DEVICE_FACTORY is not None:
@@ -251,25 +287,34 @@ class CupyBackend(HostBackend):
         self.d_prow = up(np.ascontiguousarray(b.prow, np.int32))
         self.d_gid = up(_i64(self.neuron_gid))
         self._upload_params()
-        # spikes of the current chunk (any order; sorted before use)
+        # per step: each neuron block's spikes (k_neurons), joined by k_gather
+        self.coop = int(COOP_BLOCK)
+        self.n_nb = grid_for(N, self.coop)
+        self.d_bcnt = xp.zeros(self.n_nb, np.int32)
+        self.d_bspk = xp.zeros(self.n_nb * self.coop, np.int64)
+        # spikes of the current chunk, sorted by (step, gid)
         self.cap = 0
-        self.d_counter = xp.zeros(1, np.uint64)
+        self.d_counter = xp.zeros(1, np.int64)
         self._grow(max(4 * N, 1 << 16), 0)
-        # recurrent CSR by source, weights and delays in their stored types
+        #: steps between the host's reads of the spike count (the buffer holds N per step)
+        self.sync_every = max(1, min(200, (1 << 24) // max(N, 1)))
+        # recurrent CSR by source, each row sorted by target; weights and delays in
+        # their stored types
         self.n_gids = int(b.n_gids)
+        self.n_src = len(b.src_gids)
         self.d_src = up(_i64(b.src_gids))
         self.d_row_ptr = up(_i64(b.row_ptr))
-        self.d_target = up(np.ascontiguousarray(b.target, np.int32))
         w = np.asarray(b.weight)
         self.w64 = int(w.dtype == np.float64)
-        self.d_weight = up(np.ascontiguousarray(w, np.float64 if self.w64 else np.float32))
         d = np.asarray(b.delay)
         if d.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"recurrent delays of dtype {d.dtype} (uint8 or uint16 expected)")
         self.d16 = int(d.dtype == np.uint16)
-        self.d_delay = up(np.ascontiguousarray(d))
-        # a batch of steps is delivered after its last step: at most the smallest delay
-        self.batch = int(d.min()) if len(d) else 1 << 30
+        self.d_target, self.d_weight, self.d_delay = self._csr_by_target(
+            np.ascontiguousarray(b.target, np.int32),
+            np.ascontiguousarray(w, np.float64 if self.w64 else np.float32),
+            np.ascontiguousarray(d),
+        )
         if self.L * self.NR >= (1 << 62):
             raise ValueError("ring buffer too large for 64-bit delivery keys")
         # spike generators (their events are spikes of known steps)
@@ -277,6 +322,15 @@ class CupyBackend(HostBackend):
         self._sg_gids = _i64(b.sg_gids)
         self.d_sg_steps = up(self._sg_steps)
         self.d_sg_gids = up(self._sg_gids)
+        per_step = np.unique(self._sg_steps, return_counts=True)[1]
+        most = int(per_step.max()) if len(per_step) else 0
+        # the step's list for k_deliver_step: spikes and generator events, with rows
+        self.d_list_gid = xp.zeros(N + most, np.int64)
+        self.d_list_row = xp.zeros(N + most, np.int64)
+        self.d_list_n = xp.zeros(1, np.int64)
+        gid = np.asarray(self.neuron_gid)
+        if len(gid) > 1 and not (np.diff(gid) > 0).all():
+            raise ValueError("local neuron gids must ascend (k_gather relies on it)")
         self._setup_poisson()
         self._setup_currents()
         rec = self.rec
@@ -347,6 +401,33 @@ class CupyBackend(HostBackend):
     def refresh_propagators(self):
         self._upload_params()
 
+    def _csr_by_target(self, target, weight, delay):
+        """Device copies of the CSR arrays with each row sorted by target, synapses of
+        one target kept in CSR order (k_deliver_step finds a row's part in a range of
+        targets by bisection; the slots' order of additions is unchanged)."""
+        up, xp = self.dev.to_device, self.xp
+        row_ptr = _i64(self.built.row_ptr)
+        nnz = int(row_ptr[-1]) if len(row_ptr) else 0
+        if nnz == 0:
+            return up(target), up(weight), up(delay)
+        n_rows = len(row_ptr) - 1
+        pos_bits = int(np.diff(row_ptr).max()).bit_length()
+        if (n_rows * self.NR) < (1 << (62 - pos_bits)):
+            # unique keys (row, target, position in row): any sort gives one order
+            d_t = up(target)
+            j = xp.arange(nnz, dtype=np.int64)
+            row = xp.searchsorted(self.d_row_ptr, j, side="right") - 1
+            key = ((row * np.int64(self.NR) + d_t.astype(np.int64)) << np.int64(pos_bits)) | (
+                j - self.d_row_ptr[row]
+            )
+            del j, row
+            order = xp.argsort(key)
+            del key
+            return d_t[order], up(weight)[order], up(delay)[order]
+        row = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(row_ptr))
+        order = np.lexsort((np.arange(nnz), target, row))
+        return up(target[order]), up(weight[order]), up(delay[order])
+
     def _grow(self, need, keep):
         """Spike buffers of at least ``need`` entries, keeping the first ``keep``."""
         if need <= self.cap:
@@ -376,8 +457,8 @@ class CupyBackend(HostBackend):
         rec : RecordPlan
             Its host buffer receives this chunk's samples (one copy per chunk).
         deliver : bool
-            Deliver spikes here, in batches of at most the smallest delay; False: the
-            caller delivers them (:meth:`deliver`, across ranks).
+            Deliver each step's spikes (and the spike generators' events) after the
+            step; False: the caller delivers them (:meth:`deliver`, across ranks).
 
         Returns
         -------
@@ -393,47 +474,50 @@ class CupyBackend(HostBackend):
         n_e = rec.n_entries
         if n_e and self.d_rec_buf.shape[0] < nsteps:
             self.d_rec_buf = xp.zeros((nsteps, n_e), np.float64)
+        end = k0 + nsteps
+        # the generator events of step k are _sg_steps[sg[k - k0]:sg[k - k0 + 1]]
+        sg = np.searchsorted(self._sg_steps, np.arange(k0, end + 1)).tolist()
         self.d_counter[...] = 0
         n_sp = 0
-        batch = self.batch if deliver else nsteps
         k = k0
-        end = k0 + nsteps
+        self._bound = None
         while k < end:
-            m = min(batch, end - k)
+            m = min(self.sync_every, end - k)
             self._grow(n_sp + m * N, n_sp)
+            if self._bound != (self.cap, k0):
+                self._bind(k0)
             for kk in range(k, k + m):
-                self._step(kk, k0)
-            if deliver:
-                n_new = int(dev.to_host(self.d_counter)[0])
-                self._deliver_batch(k, m, n_sp, n_new)
-                n_sp = n_new
+                self._step(kk, sg[kk - k0], sg[kk - k0 + 1], deliver)
+            n_sp = int(dev.to_host(self.d_counter)[0])
             k += m
-        n_sp = int(dev.to_host(self.d_counter)[0])
         steps = dev.to_host(self.d_sp_step[:n_sp])
         gids = dev.to_host(self.d_sp_gid[:n_sp])
-        a, z = np.searchsorted(self._sg_steps, [k0, end])
+        a, z = sg[0], sg[-1]
         if z > a:
             steps = np.concatenate([steps, self._sg_steps[a:z]])
             gids = np.concatenate([gids, self._sg_gids[a:z]])
-        order = np.lexsort((gids, steps))
+            order = np.lexsort((gids, steps))
+            steps, gids = steps[order], gids[order]
         if n_e:
             rows = max(((k0 + nsteps) // g[3] - k0 // g[3] for g in rec.groups), default=0)
             if rows:
                 rec.buf[:rows] = dev.to_host(self.d_rec_buf[:rows])
         self._pull_neurons()
-        return steps[order], gids[order], nsteps
+        return steps, gids, nsteps
 
-    def _step(self, k, k0):
-        """Launch the kernels of step ``k`` (chunk from ``k0``)."""
-        K = self.kern
-        base = (k % self.L) * self.NR
+    def _bind(self, k0):
+        """The step's launches with their arguments checked once (for the chunk from
+        ``k0``; again whenever a buffer they name is replaced)."""
+        K, coop = self.kern, self.coop
+        self._launch = L = {}
         if self.n_pois_t:
-            K.launch(
+            L["poisson"] = K.bind(
                 "k_poisson",
+                grid_for(self.n_pois_t),
+                BLOCK,
                 self.n_pois_t,
-                self.n_pois_t,
-                k,
-                base,
+                0,
+                0,
                 self.d_p_ptr,
                 self.d_p_tgt,
                 self.d_p_delay,
@@ -448,11 +532,12 @@ class CupyBackend(HostBackend):
                 self.d_ring,
             )
         if self.n_cur_t:
-            K.launch(
+            L["currents"] = K.bind(
                 "k_currents",
+                grid_for(self.n_cur_t),
+                BLOCK,
                 self.n_cur_t,
-                self.n_cur_t,
-                k,
+                0,
                 self.amp_base,
                 self.amp_width,
                 self.d_c_ptr,
@@ -463,12 +548,13 @@ class CupyBackend(HostBackend):
                 self.d_amp,
                 self.d_istim,
             )
-        K.launch(
+        L["neurons"] = K.bind(
             "k_neurons",
+            self.n_nb,
+            coop,
             self.N,
-            self.N,
-            k,
-            base,
+            0,
+            0,
             self.dt,
             self.d_V,
             self.d_syn,
@@ -478,18 +564,58 @@ class CupyBackend(HostBackend):
             self.d_prow,
             self.d_P,
             self.d_Q,
+            self.d_bcnt,
+            self.d_bspk,
+        )
+        L["gather"] = K.bind(
+            "k_gather",
+            1,
+            coop,
+            self.n_nb,
+            coop,
+            self.d_bcnt,
+            self.d_bspk,
             self.d_gid,
+            0,
+            self.d_sg_gids,
+            0,
+            0,
+            self.d_src,
+            self.n_src,
             self.d_counter,
             self.d_sp_step,
             self.d_sp_gid,
+            self.d_list_gid,
+            self.d_list_row,
+            self.d_list_n,
         )
-        if len(self._rec_every) and ((k + 1) % self._rec_every == 0).any():
-            n_e = self.rec.n_entries
-            K.launch(
+        if self.n_src:
+            L["deliver"] = K.bind(
+                "k_deliver_step",
+                grid_for(self.NR, DELIVER_TARGETS),
+                coop,
+                0,
+                self.L,
+                self.NR,
+                DELIVER_TARGETS,
+                self.d_list_n,
+                self.d_list_row,
+                self.d_row_ptr,
+                self.d_target,
+                self.d_weight,
+                self.w64,
+                self.d_delay,
+                self.d16,
+                self.d_ring,
+            )
+        n_e = self.rec.n_entries
+        if n_e:
+            L["record"] = K.bind(
                 "k_record",
+                grid_for(n_e),
+                BLOCK,
                 n_e,
-                n_e,
-                k,
+                0,
                 k0,
                 self.d_rec_nidx,
                 self.d_rec_row,
@@ -499,19 +625,23 @@ class CupyBackend(HostBackend):
                 self.N,
                 self.d_rec_buf,
             )
+        self._bound = (self.cap, k0)
 
-    def _deliver_batch(self, kb, m, a, z):
-        """Deliver the spikes of steps ``[kb, kb + m)``: buffer entries ``[a, z)`` and
-        the spike generators' events of those steps."""
-        xp, n_g = self.xp, np.int64(self.n_gids)
-        parts = []
-        if z > a:
-            parts.append((self.d_sp_step[a:z] - kb) * n_g + self.d_sp_gid[a:z])
-        sa, sz = np.searchsorted(self._sg_steps, [kb, kb + m])
-        if sz > sa:
-            parts.append((self.d_sg_steps[sa:sz] - kb) * n_g + self.d_sg_gids[sa:sz])
-        if parts:
-            self._deliver_codes(xp.concatenate(parts) if len(parts) > 1 else parts[0], kb)
+    def _step(self, k, sa, sz, deliver):
+        """Launch the kernels of step ``k``; ``sa:sz`` are the spike generators' events
+        of the step."""
+        L = self._launch
+        base = (k % self.L) * self.NR
+        if self.n_pois_t:
+            L["poisson"](k=k, base=base)
+        if self.n_cur_t:
+            L["currents"](k=k)
+        L["neurons"](k=k, base=base)
+        L["gather"](k=k, sa=sa, sz=sz)
+        if deliver and self.n_src:
+            L["deliver"](k=k)
+        if len(self._rec_every) and ((k + 1) % self._rec_every == 0).any():
+            L["record"](k=k)
 
     def _deliver_codes(self, codes, kb):
         """Deliver spikes into the ring buffer in the CPU's order of additions.
@@ -525,7 +655,7 @@ class CupyBackend(HostBackend):
         """
         xp, K = self.xp, self.kern
         ns = int(codes.shape[0])
-        if not ns or not len(self.built.src_gids):
+        if not ns or not self.n_src:
             return
         codes = xp.sort(codes)
         rows = xp.empty(ns, np.int64)
@@ -537,7 +667,7 @@ class CupyBackend(HostBackend):
             codes,
             self.n_gids,
             self.d_src,
-            len(self.built.src_gids),
+            self.n_src,
             self.d_row_ptr,
             rows,
             lens,

@@ -124,6 +124,16 @@ class EmuModule:
         _call(self.dll, self.sigs, kernel, grid, cb.BLOCK, conv)
         self.launches[kernel] = self.launches.get(kernel, 0) + 1
 
+    def bind(self, kernel, grid, block, *args):
+        assert kernel not in cb.COOP_KERNELS or block == 1, (kernel, block)
+
+        def run(g, b, a):
+            _call(self.dll, self.sigs, kernel, g[0], b[0], a)
+            self.launches[kernel] = self.launches.get(kernel, 0) + 1
+
+        is_array = lambda a: isinstance(a, np.ndarray)  # noqa: E731
+        return cb.BoundLaunch(run, kernel, self.sigs[kernel], grid, block, args, is_array)
+
 
 class EmuDevice:
     """A device whose arrays are numpy arrays and whose kernels run on the CPU."""
@@ -162,6 +172,8 @@ class use_emulation:
 
     def __enter__(self):
         self.old = cb.DEVICE_FACTORY
+        self.old_coop = cb.COOP_BLOCK
+        cb.COOP_BLOCK = 1  # one thread per block of the kernels with barriers
 
         def factory(rank):
             dev = EmuDevice(rank, self.workdir)
@@ -173,6 +185,7 @@ class use_emulation:
 
     def __exit__(self, *exc):
         cb.DEVICE_FACTORY = self.old
+        cb.COOP_BLOCK = self.old_coop
 
 
 def fake_cupy(workdir=None):
@@ -201,6 +214,7 @@ def fake_cupy(workdir=None):
 
             def launch(grid, block, args, shared_mem=0):
                 assert isinstance(grid, tuple) and isinstance(block, tuple)
+                assert name not in cb.COOP_KERNELS or block[0] == 1, (name, block)
                 for p, a in zip(self.sigs[name], args, strict=True):
                     # cupy types scalars by their numpy type: it must be the parameter's
                     assert isinstance(a, np.ndarray) if p.pointer else type(a) is p.dtype.type
@@ -223,7 +237,18 @@ def fake_cupy(workdir=None):
         runtime=runtime, Device=Device, nvrtc=types.SimpleNamespace(getVersion=lambda: (13, 0))
     )
     mod = types.ModuleType("cupy")
-    for name in ("zeros", "empty", "sort", "cumsum", "concatenate", "float64", "int64"):
+    for name in (
+        "zeros",
+        "empty",
+        "sort",
+        "argsort",
+        "arange",
+        "searchsorted",
+        "cumsum",
+        "concatenate",
+        "float64",
+        "int64",
+    ):
         setattr(mod, name, getattr(np, name))
     mod.ndarray = np.ndarray
     mod.cuda = cuda

@@ -54,13 +54,17 @@ def test_signatures_parse():
         "k_poisson",
         "k_currents",
         "k_neurons",
+        "k_gather",
+        "k_deliver_step",
         "k_deliver_rows",
         "k_deliver_expand",
         "k_deliver_add",
     }
     p = {q.name: q for q in spk["k_neurons"]}
     assert p["V"].pointer and p["V"].dtype == np.float64
-    assert p["refr"].dtype == np.int32 and p["counter"].dtype == np.uint64
+    assert p["refr"].dtype == np.int32 and p["bspk"].dtype == np.int64
+    assert cb.COOP_KERNELS <= set(spk)
+    assert cb.COOP_BLOCK <= cb.defines(cb.read_source("spiking.cu"))["COOP_BLOCK"]
     assert not p["dt"].pointer and p["dt"].dtype == np.float64
 
 

@@ -41,7 +41,7 @@ def test_reference_cases(case, emulation, tmp_path):
         assert C.compare_spiking(sim, ref) == []
         assert sum(len(ref[f"steps/{p}"]) for p in ref["meta"]["populations"]) > 500
         assert _launched(emulation, "k_neurons") > 0
-        assert _launched(emulation, "k_deliver_add") > 0
+        assert _launched(emulation, "k_deliver_step") > 0
     if out is not None:
         sim.close()
         got = reports_of(out)

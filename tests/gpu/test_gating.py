@@ -10,6 +10,7 @@ import pytest
 
 import neurosim
 from neurosim.backends import BackendError, _cupy, get_backend
+from neurosim.backends import cupy_backend as cb
 from neurosim.cli import main
 from tests.conftest import ROOT, network
 
@@ -161,6 +162,8 @@ def test_cupy_device_on_a_stand_in(monkeypatch, emu_dir):
     fake = fake_cupy(emu_dir)
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setenv("MPI_LOCALRANKID", "0")
+    # the stand-in runs threads one after another: one per block keeps barriers valid
+    monkeypatch.setattr(cb, "COOP_BLOCK", 1)
     sim = run_case("mixed", "cupy")
     assert type(sim.backend.dev).__name__ == "CupyDevice"
     assert C.compare_spiking(sim, C.load_reference("mixed")) == []

@@ -115,16 +115,17 @@ def test_host_copies(emulation):
     assert np.array_equal(ref.V, got.V)
 
 
-def test_one_sync_pair_per_batch(emulation):
-    """Device-to-host copies: two per delivered batch (spike count, synapse count) and
-    a fixed few per chunk, none per step without spikes to deliver."""
+def test_no_sync_per_step(emulation):
+    """Device-to-host copies: one per ``sync_every`` steps (the spike count, so that the
+    buffer can grow) and a fixed few per chunk; none per step or per delivery."""
     b, ref, got = _pair(record=False)
     dev = got.dev
-    assert got.batch == 10
-    before = dev.to_host_calls
-    got.run(0, 100)
-    calls = dev.to_host_calls - before
-    assert calls <= 2 * 10 + 6
+    for every, most in ((1000, 1 + 5), (10, 10 + 5)):
+        got.sync_every = every
+        before = dev.to_host_calls
+        r, g = ref.run(0 if every == 1000 else 100, 100), got.run(0 if every == 1000 else 100, 100)
+        assert dev.to_host_calls - before <= most
+        assert np.array_equal(r[0], g[0]) and np.array_equal(r[1], g[1]) and len(r[0]) > 20
 
 
 def test_ltc_block_positions(tmp_path):

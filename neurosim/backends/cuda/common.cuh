@@ -5,7 +5,9 @@
 // Every translation unit that includes this file is compiled three ways: by NVRTC at
 // run time (cupy.RawModule, with --fmad=false), by nvcc in the compile test, and by g++
 // (-ffp-contract=off) through host_emu.cuh in the CPU emulation tests.  So: no standard
-// headers here, no shared memory, no block-level synchronisation, and every kernel is
+// headers here; shared memory and block-level synchronisation only in kernels written
+// for any block size (the emulation runs those with one thread per block, see
+// cupy_backend.COOP_KERNELS); and every kernel is
 // `extern "C" __global__ void name(...)` with parameters of the types defined below, one
 // name each (neurosim/backends/cupy_backend.py reads these signatures to type the
 // launch arguments).  Floating-point expressions are written in the order of

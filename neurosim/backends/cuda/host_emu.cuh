@@ -2,9 +2,11 @@
 // .cu source compiles with g++ (-O2 -ffp-contract=off) into a shared library whose
 // kernels the CPU tests launch (tests/gpu/emulate.py) and compare bit for bit with the
 // numpy backend.  A launch is a loop over blocks and threads in order, one thread at a
-// time; the kernels use neither shared memory nor barriers, and their only atomics are
-// integer counters (whose order never reaches a result), so a sequential loop is a
-// valid schedule of the GPU's.  Never included by NVRTC or nvcc.
+// time.  That is a valid schedule of the GPU's for kernels without barriers; kernels
+// that share data within a block (shared memory, __syncthreads) are written for any
+// block size and launched here with one thread per block, so that their barriers are
+// no-ops and their shared arrays hold one block's data at a time.  Never included by
+// NVRTC or nvcc.
 #pragma once
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #error "host_emu.cuh is for host compilers only"
@@ -17,6 +19,8 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __shared__ static
+inline void __syncthreads() {}
 
 struct ns_emu_uint3 {
   unsigned int x, y, z;

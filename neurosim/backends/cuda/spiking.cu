@@ -2,23 +2,35 @@
 // thread per neuron (or per input target, or per ring slot), in the numpy reference's
 // arithmetic order so that the spike trains are the same bits.
 //
-// Per step k (launched from neurosim/backends/cupy_backend.py):
+// Per step k (launched from neurosim/backends/cupy_backend.py), with no host
+// synchronisation between steps:
 //   k_poisson   one thread per ring target with Poisson synapses: the counts arriving
 //               in step k, added to ring slot k in synapse order;
 //   k_currents  one thread per neuron with current synapses: I_stim in synapse order;
 //   k_neurons   one thread per neuron: the closed-form update of numpy_backend._neurons
-//               over the padded propagator rows, spikes appended to a buffer;
+//               over the padded propagator rows; each block lists its spikes in
+//               neuron order;
+//   k_gather    one block: the blocks' lists joined into the chunk's spike buffer
+//               (sorted by step then gid, since local indices ascend with gid) and,
+//               merged with the spike generators' events of step k, into the step's
+//               list, with each spike's CSR row;
+//   k_deliver_step  one block per range of ring targets: the step's spikes in list
+//               order, each synapse reaching the range added to its slot by the thread
+//               that owns the target, so every slot receives its input in the CPU's
+//               order -- (step, source gid, CSR position) -- with no floating-point
+//               atomics (the device CSR rows are sorted by target, stably, which keeps
+//               that order for synapses that share a slot);
 //   k_record    (common.cuh) the samples due at the end of step k.
-// Every batch of steps no longer than the smallest delay (or every exchange across
-// ranks), the batch's spikes are delivered, sorted by (step, gid):
+// Spikes gathered from other ranks (neurosim/mpi) are delivered in one batch, sorted
+// by (step, gid):
 //   k_deliver_rows    one thread per spike: its CSR row and row length;
 //   k_deliver_expand  one thread per synapse reached: key = ring slot * M + c, where c
 //                     is the synapse's position in (step, gid, CSR) order, and weight;
 //   (the keys are sorted: cupy.sort, or numpy.sort in the emulation tests)
 //   k_deliver_add     one thread per ring slot reached: adds its weights in c order.
-// So every ring slot receives its input in the order of the CPU backends -- (step,
-// source gid, CSR position) for spikes, then synapse order for Poisson counts -- with
-// no floating-point atomics.
+// k_neurons, k_gather and k_deliver_step share data within a block (shared memory and
+// barriers); they are correct for any block size, and the CPU emulation runs them with
+// one thread per block.
 #include "common.cuh"
 
 // Columns of the double parameter table P [row, NPAR] (one row per propagator row).
@@ -45,6 +57,44 @@
 // Padded sizes (neurosim/network/build.py: S_MAX, C_MAX, R).
 #define S_MAX 4
 #define C_MAX 2
+// Largest block of the kernels that share data within a block, and the synapses one
+// block of k_deliver_step stages at a time.
+#define COOP_BLOCK 256
+#define ITEM_CAP 2048
+
+// Inclusive sum over the block of one value per thread (Hillis-Steele in shared
+// memory); every thread must call it.  s holds blockDim.x entries afterwards.
+__device__ __forceinline__ i64 ns_block_scan(i64 v, i64* s) {
+  unsigned int t = threadIdx.x;
+  s[t] = v;
+  __syncthreads();
+  for (unsigned int off = 1; off < blockDim.x; off <<= 1) {
+    i64 add = t >= off ? s[t - off] : 0;
+    __syncthreads();
+    s[t] = s[t] + add;
+    __syncthreads();
+  }
+  return s[t];
+}
+
+// First index in [lo, hi) with a[index] >= x (a ascending), else hi.
+__device__ __forceinline__ i64 ns_lower_bound_i64(const i64* a, i64 lo, i64 hi, i64 x) {
+  while (lo < hi) {
+    i64 mid = lo + (hi - lo) / 2;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+__device__ __forceinline__ i64 ns_lower_bound_i32(const i32* a, i64 lo, i64 hi, i64 x) {
+  while (lo < hi) {
+    i64 mid = lo + (hi - lo) / 2;
+    if ((i64)a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 extern "C" __global__ void k_poisson(
     const i64 n,
@@ -112,7 +162,10 @@ extern "C" __global__ void k_currents(
   istim[tgt[t]] = acc;
 }
 
-extern "C" __global__ void k_neurons(
+// numpy_backend._neurons for neuron i (neurosim/models/base.py gives the order): the
+// new state written back; true when the neuron fired.
+__device__ __forceinline__ bool ns_neuron(
+    const i64 i,
     const i64 n,
     const i64 k,
     const i64 base,
@@ -124,14 +177,7 @@ extern "C" __global__ void k_neurons(
     const double* __restrict__ istim,
     const i32* __restrict__ prow,
     const double* __restrict__ P,
-    const i32* __restrict__ Q,
-    const i64* __restrict__ neuron_gid,
-    u64* __restrict__ counter,
-    i64* __restrict__ sp_step,
-    i64* __restrict__ sp_gid) {
-  // numpy_backend._neurons for neuron i (neurosim/models/base.py gives the order).
-  i64 i = ns_tid();
-  if (i >= n) return;
+    const i32* __restrict__ Q) {
   const double* p = P + (i64)prow[i] * NPAR;
   const i32* q = Q + (i64)prow[i] * NQ;
   double v = V[i];
@@ -191,14 +237,168 @@ extern "C" __global__ void k_neurons(
   if (fired) {
     vn = p[P_VRESET];
     rf = q[Q_REF];
-    // buffer order is arbitrary: spikes are sorted by (step, gid) before use
-    u64 at = atomicAdd(counter, 1ULL);
-    sp_step[at] = k;
-    sp_gid[at] = neuron_gid[i];
   }
   V[i] = vn;
   refr[i] = rf;
   for (int s = 0; s < S_MAX; ++s) syn[s * n + i] = nw[s];
+  return fired;
+}
+
+
+extern "C" __global__ void k_neurons(
+    const i64 n,
+    const i64 k,
+    const i64 base,
+    const double dt,
+    double* __restrict__ V,
+    double* __restrict__ syn,
+    i32* __restrict__ refr,
+    double* __restrict__ ring,
+    const double* __restrict__ istim,
+    const i32* __restrict__ prow,
+    const double* __restrict__ P,
+    const i32* __restrict__ Q,
+    i32* __restrict__ bcnt,
+    i64* __restrict__ bspk) {
+  // numpy_backend._neurons for neuron i (neurosim/models/base.py gives the order);
+  // block b's spikes go to bspk[b * blockDim.x ...] in neuron order, their number to
+  // bcnt[b].
+  __shared__ i64 s_scan[COOP_BLOCK];
+  i64 i = ns_tid();
+  bool fired = i < n && ns_neuron(i, n, k, base, dt, V, syn, refr, ring, istim, prow, P, Q);
+  i64 rank = ns_block_scan(fired ? 1 : 0, s_scan);
+  if (fired) bspk[(i64)blockIdx.x * blockDim.x + rank - 1] = i;
+  if (threadIdx.x == blockDim.x - 1) bcnt[blockIdx.x] = (i32)rank;
+}
+
+extern "C" __global__ void k_gather(
+    const i64 n_nb,
+    const i64 nb_size,
+    const i32* __restrict__ bcnt,
+    const i64* __restrict__ bspk,
+    const i64* __restrict__ neuron_gid,
+    const i64 k,
+    const i64* __restrict__ sg_gids,
+    const i64 sa,
+    const i64 sz,
+    const i64* __restrict__ src_gids,
+    const i64 n_src,
+    i64* __restrict__ counter,
+    i64* __restrict__ sp_step,
+    i64* __restrict__ sp_gid,
+    i64* __restrict__ list_gid,
+    i64* __restrict__ list_row,
+    i64* __restrict__ list_n) {
+  // One block.  The n_nb neuron blocks' spikes (k_neurons, blocks of nb_size) appended
+  // to sp_step/sp_gid at counter[0] in block order, i.e. by gid; then the step's list:
+  // those spikes merged by gid with the spike generators' events sg_gids[sa:sz] (sorted
+  // by gid), each with its CSR row (-1: no synapses here).
+  __shared__ i64 s_scan[COOP_BLOCK];
+  const unsigned int t = threadIdx.x;
+  const i64 out0 = counter[0];
+  i64 total = 0;
+  for (i64 b0 = 0; b0 < n_nb; b0 += blockDim.x) {
+    i64 b = b0 + t;
+    i64 c = b < n_nb ? (i64)bcnt[b] : 0;
+    i64 incl = ns_block_scan(c, s_scan);
+    i64 at = out0 + total + incl - c;
+    for (i64 r = 0; r < c; ++r) {
+      sp_step[at + r] = k;
+      sp_gid[at + r] = neuron_gid[bspk[b * nb_size + r]];
+    }
+    total = total + s_scan[blockDim.x - 1];
+    __syncthreads();
+  }
+  const i64 n_sg = sz - sa;
+  const i64* sp = sp_gid + out0;
+  for (i64 q = t; q < total; q += blockDim.x)
+    list_gid[q + ns_lower_bound_i64(sg_gids, sa, sz, sp[q]) - sa] = sp[q];
+  for (i64 q = t; q < n_sg; q += blockDim.x)
+    list_gid[q + ns_lower_bound_i64(sp, 0, total, sg_gids[sa + q])] = sg_gids[sa + q];
+  __syncthreads();
+  for (i64 q = t; q < total + n_sg; q += blockDim.x) {
+    i64 g = list_gid[q];
+    i64 row = ns_lower_bound_i64(src_gids, 0, n_src, g);
+    list_row[q] = row < n_src && src_gids[row] == g ? row : -1;
+  }
+  if (t == 0) {
+    counter[0] = out0 + total;
+    list_n[0] = total + n_sg;
+  }
+}
+
+extern "C" __global__ void k_deliver_step(
+    const i64 k,
+    const i64 L,
+    const i64 NR,
+    const i64 tb,
+    const i64* __restrict__ list_n,
+    const i64* __restrict__ list_row,
+    const i64* __restrict__ row_ptr,
+    const i32* __restrict__ target,
+    const void* __restrict__ weight,
+    const i64 weight_f64,
+    const void* __restrict__ delay,
+    const i64 delay_u16,
+    double* __restrict__ ring) {
+  // Block g owns the ring targets [t0, t0 + tb), t0 = g * tb; its thread t owns the
+  // targets t0 + lt with lt % blockDim.x == t.  The step's spikes are taken in list
+  // order, a tile of blockDim.x at a time: each thread finds the part of its spike's
+  // row (sorted by target) in the range; the parts are staged in order, ITEM_CAP
+  // synapses at a time, and each owner adds its synapses in that order, which is the
+  // CPU's order of additions into each slot.
+  __shared__ i64 s_scan[COOP_BLOCK];
+  __shared__ i64 s_a[COOP_BLOCK];
+  __shared__ i64 s_j[ITEM_CAP];
+  __shared__ i32 s_lt[ITEM_CAP];
+  const unsigned int t = threadIdx.x;
+  const i64 t0 = (i64)blockIdx.x * tb;
+  const i64 t1 = t0 + tb < NR ? t0 + tb : NR;
+  const i64 ns = list_n[0];
+  for (i64 s0 = 0; s0 < ns; s0 += blockDim.x) {
+    i64 len = 0;
+    i64 a = 0;
+    if (s0 + t < ns) {
+      i64 row = list_row[s0 + t];
+      if (row >= 0) {
+        i64 hi = row_ptr[row + 1];
+        a = ns_lower_bound_i32(target, row_ptr[row], hi, t0);
+        len = ns_lower_bound_i32(target, a, hi, t1) - a;
+      }
+    }
+    s_a[t] = a;
+    ns_block_scan(len, s_scan);  // s_scan: inclusive ends of the parts
+    const i64 m = ns - s0 < (i64)blockDim.x ? ns - s0 : (i64)blockDim.x;
+    const i64 total = s_scan[m - 1];
+    for (i64 e0 = 0; e0 < total; e0 += ITEM_CAP) {
+      const i64 e1 = e0 + ITEM_CAP < total ? e0 + ITEM_CAP : total;
+      for (i64 e = e0 + t; e < e1; e += blockDim.x) {
+        i64 lo = 0;
+        i64 hi = m;
+        while (lo < hi) {  // the part holding item e: first with s_scan[u] > e
+          i64 mid = lo + (hi - lo) / 2;
+          if (s_scan[mid] <= e) lo = mid + 1;
+          else hi = mid;
+        }
+        i64 first = lo > 0 ? s_scan[lo - 1] : 0;
+        i64 j = s_a[lo] + (e - first);
+        s_j[e - e0] = j;
+        s_lt[e - e0] = (i32)((i64)target[j] - t0);
+      }
+      __syncthreads();
+      for (i64 x = 0; x < e1 - e0; ++x) {
+        i32 lt = s_lt[x];
+        if ((unsigned int)lt % blockDim.x != t) continue;
+        i64 j = s_j[x];
+        i64 d = delay_u16 ? (i64)((const u16*)delay)[j] : (i64)((const u8*)delay)[j];
+        i64 slot = ((k + d) % L) * NR + t0 + lt;
+        double w = weight_f64 ? ((const double*)weight)[j] : (double)((const float*)weight)[j];
+        ring[slot] = ring[slot] + w;
+      }
+      __syncthreads();
+    }
+    __syncthreads();  // s_scan and s_a are refilled by the next tile
+  }
 }
 
 // ---------------------------------------------------------------- delivery
