@@ -10,9 +10,10 @@
 #    turns a missing GPU into failures, never skips;
 # 2. brunel2000 at full scale, 1 s (the first 100 ms compared with the CPU reference);
 # 3. ltc_1m: time per tick against its bound;
-# 4. the microcircuit at full scale, 1 s: real-time factor and rates.
-# Each step has a time cap; OUTDIR gets tests.log, <network>.log, results.jsonl,
-# nvidia-smi.txt and summary.txt (7 files).
+# 4. the microcircuit at full scale, 1 s: real-time factor and rates;
+# 5. where a step's time goes (benchmarks/gpu/profile_step.py).
+# Each step has a time cap; OUTDIR gets tests.log, <network>.log, profile.log,
+# results.jsonl, nvidia-smi.txt and summary.txt (8 files, the device tool's limit).
 #
 # On the device machine (no package index there): first, here, once,
 #   benchmarks/gpu/prepare.sh          # wheels of pint & co into .gpu-wheels/
@@ -73,6 +74,7 @@ step tests 100 "$PY" -m pytest -m gpu tests/gpu -q -rA -p no:cacheprovider
 step brunel2000 40 "$PY" -m benchmarks.gpu.bench brunel2000 --out "$OUT"
 step ltc_1m 45 "$PY" -m benchmarks.gpu.bench ltc_1m --out "$OUT"
 step microcircuit 95 "$PY" -m benchmarks.gpu.bench microcircuit --out "$OUT"
+step profile 60 "$PY" -m benchmarks.gpu.profile_step
 
 {
   echo "neurosim GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(($(date +%s) - T0)) s in all"
@@ -80,4 +82,5 @@ step microcircuit 95 "$PY" -m benchmarks.gpu.bench microcircuit --out "$OUT"
   printf "%s" "$STEPS"
   echo "gpu tests: $(tail -n 1 "$OUT/tests.log")"
   "$PY" -m benchmarks.gpu.bench summary --out "$OUT"
+  echo "per step (us): $(grep -h '^{' "$OUT/profile.log" | tr '\n' ' ')"
 } | tee "$OUT/summary.txt"

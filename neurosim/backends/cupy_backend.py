@@ -49,11 +49,15 @@ CUDA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
 #: Threads per block of the launches of one thread per item.
 BLOCK = 256
 #: Threads per block of the kernels that share data within a block (``COOP_KERNELS``;
-#: at most spiking.cu's COOP_BLOCK).  They are correct for any block size: the CPU
-#: emulation sets 1, so that a sequential loop over threads keeps their barriers.
+#: a power of two, at most spiking.cu's COOP_BLOCK).  They are correct for any such
+#: block size: the CPU emulation mostly runs them with 1 (barriers are then no-ops),
+#: and its tests run whole blocks as fibers (tests/gpu/emulate.py).
 COOP_BLOCK = 256
-#: Ring targets per block of ``k_deliver_step``.
+#: Ring targets per block of ``k_deliver_step`` (a power of two; more where the
+#: segment table would exceed SEGMENT_BYTES).
 DELIVER_TARGETS = 256
+#: Largest segment table (k_seg: one int32 per CSR row and block of targets).
+SEGMENT_BYTES = 512 << 20
 #: Kernels launched with an explicit (grid, COOP_BLOCK) geometry.
 COOP_KERNELS = frozenset({"k_neurons", "k_gather", "k_deliver_step"})
 #: Options of every compilation: contraction off, so products and sums round as the
@@ -303,6 +307,9 @@ class CupyBackend(HostBackend):
         self.n_gids = int(b.n_gids)
         self.n_src = len(b.src_gids)
         self.d_src = up(_i64(b.src_gids))
+        row_of = np.full(self.n_gids, -1, np.int32)
+        row_of[_i64(b.src_gids)] = np.arange(self.n_src, dtype=np.int32)
+        self.d_row_of = up(row_of)
         self.d_row_ptr = up(_i64(b.row_ptr))
         w = np.asarray(b.weight)
         self.w64 = int(w.dtype == np.float64)
@@ -317,6 +324,7 @@ class CupyBackend(HostBackend):
         )
         if self.L * self.NR >= (1 << 62):
             raise ValueError("ring buffer too large for 64-bit delivery keys")
+        self._setup_segments()
         # spike generators (their events are spikes of known steps)
         self._sg_steps = _i64(b.sg_steps)
         self._sg_gids = _i64(b.sg_gids)
@@ -400,6 +408,27 @@ class CupyBackend(HostBackend):
 
     def refresh_propagators(self):
         self._upload_params()
+
+    def _setup_segments(self):
+        """``seg [row, g]`` (int32): where each CSR row's part for the ring targets of
+        k_deliver_step's block ``g`` starts, from the row's start.  A block owns
+        ``self.tb`` targets: DELIVER_TARGETS, doubled until the table fits in
+        SEGMENT_BYTES (or one block owns them all)."""
+        self.tb = int(DELIVER_TARGETS)
+        n_rows = self.n_src
+        while self.tb < self.NR and n_rows * (grid_for(self.NR, self.tb) + 1) * 4 > SEGMENT_BYTES:
+            self.tb *= 2
+        self.n_tb = grid_for(self.NR, self.tb)
+        self.g1 = self.n_tb + 1
+        self.d_seg = self.xp.zeros(max(n_rows * self.g1, 1), np.int32)
+        if n_rows:
+            lens = np.diff(_i64(self.built.row_ptr))
+            if len(lens) and lens.max() >= (1 << 31):
+                raise ValueError("a CSR row longer than 2**31 synapses")
+            n = n_rows * self.g1
+            self.kern.launch(
+                "k_seg", n, n, self.g1, self.tb, self.d_row_ptr, self.d_target, self.d_seg
+            )
 
     def _csr_by_target(self, target, weight, delay):
         """Device copies of the CSR arrays with each row sorted by target, synapses of
@@ -580,8 +609,7 @@ class CupyBackend(HostBackend):
             self.d_sg_gids,
             0,
             0,
-            self.d_src,
-            self.n_src,
+            self.d_row_of,
             self.d_counter,
             self.d_sp_step,
             self.d_sp_gid,
@@ -592,15 +620,17 @@ class CupyBackend(HostBackend):
         if self.n_src:
             L["deliver"] = K.bind(
                 "k_deliver_step",
-                grid_for(self.NR, DELIVER_TARGETS),
+                self.n_tb,
                 coop,
                 0,
                 self.L,
                 self.NR,
-                DELIVER_TARGETS,
+                self.tb,
+                self.g1,
                 self.d_list_n,
                 self.d_list_row,
                 self.d_row_ptr,
+                self.d_seg,
                 self.d_target,
                 self.d_weight,
                 self.w64,

@@ -55,6 +55,7 @@ def test_signatures_parse():
         "k_currents",
         "k_neurons",
         "k_gather",
+        "k_seg",
         "k_deliver_step",
         "k_deliver_rows",
         "k_deliver_expand",

@@ -281,8 +281,7 @@ extern "C" __global__ void k_gather(
     const i64* __restrict__ sg_gids,
     const i64 sa,
     const i64 sz,
-    const i64* __restrict__ src_gids,
-    const i64 n_src,
+    const i32* __restrict__ row_of_gid,
     i64* __restrict__ counter,
     i64* __restrict__ sp_step,
     i64* __restrict__ sp_gid,
@@ -292,7 +291,7 @@ extern "C" __global__ void k_gather(
   // One block.  The n_nb neuron blocks' spikes (k_neurons, blocks of nb_size) appended
   // to sp_step/sp_gid at counter[0] in block order, i.e. by gid; then the step's list:
   // those spikes merged by gid with the spike generators' events sg_gids[sa:sz] (sorted
-  // by gid), each with its CSR row (-1: no synapses here).
+  // by gid), each with its CSR row (row_of_gid; -1: no synapses here).
   __shared__ i64 s_scan[COOP_BLOCK];
   const unsigned int t = threadIdx.x;
   const i64 out0 = counter[0];
@@ -316,15 +315,28 @@ extern "C" __global__ void k_gather(
   for (i64 q = t; q < n_sg; q += blockDim.x)
     list_gid[q + ns_lower_bound_i64(sp, 0, total, sg_gids[sa + q])] = sg_gids[sa + q];
   __syncthreads();
-  for (i64 q = t; q < total + n_sg; q += blockDim.x) {
-    i64 g = list_gid[q];
-    i64 row = ns_lower_bound_i64(src_gids, 0, n_src, g);
-    list_row[q] = row < n_src && src_gids[row] == g ? row : -1;
-  }
+  for (i64 q = t; q < total + n_sg; q += blockDim.x) list_row[q] = row_of_gid[list_gid[q]];
   if (t == 0) {
     counter[0] = out0 + total;
     list_n[0] = total + n_sg;
   }
+}
+
+extern "C" __global__ void k_seg(
+    const i64 n,
+    const i64 g1,
+    const i64 tb,
+    const i64* __restrict__ row_ptr,
+    const i32* __restrict__ target,
+    i32* __restrict__ seg) {
+  // Thread (row, g), g < g1: where row's part for the ring targets from g * tb starts,
+  // counted from the row's start (rows sorted by target).
+  i64 x = ns_tid();
+  if (x >= n) return;
+  i64 row = x / g1;
+  i64 g = x - row * g1;
+  i64 lo = row_ptr[row];
+  seg[x] = (i32)(ns_lower_bound_i32(target, lo, row_ptr[row + 1], g * tb) - lo);
 }
 
 extern "C" __global__ void k_deliver_step(
@@ -332,9 +344,11 @@ extern "C" __global__ void k_deliver_step(
     const i64 L,
     const i64 NR,
     const i64 tb,
+    const i64 g1,
     const i64* __restrict__ list_n,
     const i64* __restrict__ list_row,
     const i64* __restrict__ row_ptr,
+    const i32* __restrict__ seg,
     const i32* __restrict__ target,
     const void* __restrict__ weight,
     const i64 weight_f64,
@@ -342,18 +356,24 @@ extern "C" __global__ void k_deliver_step(
     const i64 delay_u16,
     double* __restrict__ ring) {
   // Block g owns the ring targets [t0, t0 + tb), t0 = g * tb; its thread t owns the
-  // targets t0 + lt with lt % blockDim.x == t.  The step's spikes are taken in list
-  // order, a tile of blockDim.x at a time: each thread finds the part of its spike's
-  // row (sorted by target) in the range; the parts are staged in order, ITEM_CAP
-  // synapses at a time, and each owner adds its synapses in that order, which is the
-  // CPU's order of additions into each slot.
+  // targets t0 + lt with lt % blockDim.x == t (blockDim.x a power of two).  The step's
+  // spikes are taken in list order, a tile of blockDim.x at a time: each row's part in
+  // the range comes from seg (k_seg).  The parts are staged in order, ITEM_CAP synapses
+  // at a time, bucketed by owner, and each owner adds its synapses in staging order --
+  // the CPU's order of additions into each slot.
   __shared__ i64 s_scan[COOP_BLOCK];
   __shared__ i64 s_a[COOP_BLOCK];
+  __shared__ i32 s_cnt[COOP_BLOCK];
+  __shared__ i32 s_fill[COOP_BLOCK];
+  __shared__ i64 s_tmp[COOP_BLOCK];
   __shared__ i64 s_j[ITEM_CAP];
   __shared__ i32 s_lt[ITEM_CAP];
+  __shared__ i32 s_ord[ITEM_CAP];
   const unsigned int t = threadIdx.x;
-  const i64 t0 = (i64)blockIdx.x * tb;
-  const i64 t1 = t0 + tb < NR ? t0 + tb : NR;
+  const unsigned int own = blockDim.x - 1;
+  const i64 g = blockIdx.x;
+  const i64 t0 = g * tb;
+  const i64 kk = k % L;
   const i64 ns = list_n[0];
   for (i64 s0 = 0; s0 < ns; s0 += blockDim.x) {
     i64 len = 0;
@@ -361,9 +381,9 @@ extern "C" __global__ void k_deliver_step(
     if (s0 + t < ns) {
       i64 row = list_row[s0 + t];
       if (row >= 0) {
-        i64 hi = row_ptr[row + 1];
-        a = ns_lower_bound_i32(target, row_ptr[row], hi, t0);
-        len = ns_lower_bound_i32(target, a, hi, t1) - a;
+        const i32* sr = seg + row * g1 + g;
+        a = row_ptr[row] + (i64)sr[0];
+        len = (i64)(sr[1] - sr[0]);
       }
     }
     s_a[t] = a;
@@ -372,6 +392,9 @@ extern "C" __global__ void k_deliver_step(
     const i64 total = s_scan[m - 1];
     for (i64 e0 = 0; e0 < total; e0 += ITEM_CAP) {
       const i64 e1 = e0 + ITEM_CAP < total ? e0 + ITEM_CAP : total;
+      s_cnt[t] = 0;
+      s_fill[t] = 0;
+      __syncthreads();
       for (i64 e = e0 + t; e < e1; e += blockDim.x) {
         i64 lo = 0;
         i64 hi = m;
@@ -382,16 +405,38 @@ extern "C" __global__ void k_deliver_step(
         }
         i64 first = lo > 0 ? s_scan[lo - 1] : 0;
         i64 j = s_a[lo] + (e - first);
+        i32 lt = (i32)((i64)target[j] - t0);
         s_j[e - e0] = j;
-        s_lt[e - e0] = (i32)((i64)target[j] - t0);
+        s_lt[e - e0] = lt;
+        atomicAdd(&s_cnt[(unsigned int)lt & own], 1);
       }
       __syncthreads();
-      for (i64 x = 0; x < e1 - e0; ++x) {
-        i32 lt = s_lt[x];
-        if ((unsigned int)lt % blockDim.x != t) continue;
-        i64 j = s_j[x];
+      i32 cnt = s_cnt[t];
+      i32 start = (i32)ns_block_scan((i64)cnt, s_tmp) - cnt;
+      s_cnt[t] = start;
+      __syncthreads();
+      for (i64 e = e0 + t; e < e1; e += blockDim.x) {
+        unsigned int o = (unsigned int)s_lt[e - e0] & own;
+        s_ord[s_cnt[o] + atomicAdd(&s_fill[o], 1)] = (i32)(e - e0);
+      }
+      __syncthreads();
+      // this thread's bucket in staging order (atomics filled it in any order)
+      for (i32 x = start + 1; x < start + cnt; ++x) {
+        i32 v = s_ord[x];
+        i32 y = x - 1;
+        while (y >= start && s_ord[y] > v) {
+          s_ord[y + 1] = s_ord[y];
+          --y;
+        }
+        s_ord[y + 1] = v;
+      }
+      for (i32 x = start; x < start + cnt; ++x) {
+        i32 q = s_ord[x];
+        i64 j = s_j[q];
         i64 d = delay_u16 ? (i64)((const u16*)delay)[j] : (i64)((const u8*)delay)[j];
-        i64 slot = ((k + d) % L) * NR + t0 + lt;
+        i64 r = kk + d;  // d < L
+        r = r < L ? r : r - L;
+        i64 slot = r * NR + t0 + s_lt[q];
         double w = weight_f64 ? ((const double*)weight)[j] : (double)((const float*)weight)[j];
         ring[slot] = ring[slot] + w;
       }
