@@ -461,13 +461,7 @@ extern "C" __global__ void k_deliver_rows(
   i64 q = ns_tid();
   if (q >= n) return;
   i64 gid = codes[q] % n_gids;
-  i64 lo = 0;
-  i64 hi = n_src;
-  while (lo < hi) {  // first row with src_gids[row] >= gid
-    i64 mid = lo + (hi - lo) / 2;
-    if (src_gids[mid] < gid) lo = mid + 1;
-    else hi = mid;
-  }
+  i64 lo = ns_lower_bound_i64(src_gids, 0, n_src, gid);
   bool found = lo < n_src && src_gids[lo] == gid;
   rows[q] = found ? lo : -1;
   lens[q] = found ? row_ptr[lo + 1] - row_ptr[lo] : 0;
