@@ -961,10 +961,9 @@ def _deliver_spikes(
         while b < n and steps[b] == k:
             b += 1
         nr = _rows_of(gids[a:b], src_gids, rows_tmp)
-        if nr and defer:
-            pend = _push_groups(rows_tmp[:nr], k % L, L, grp_ptr, g_d, pend, pend_n)
-        elif nr:
-            _deliver(
+        if nr:
+            pend = _deliver_or_push(
+                defer,
                 rows_tmp[:nr],
                 k % L,
                 L,
@@ -977,9 +976,139 @@ def _deliver_spikes(
                 uniform_delay,
                 row_uw,
                 row_w,
+                grp_ptr,
+                g_d,
+                pend,
+                pend_n,
             )
         a = b
     return pend
+
+
+# ---------------------------------------------------------------------------- gates
+# What a network does not use is not compiled: a flag argument that is None (numba's
+# NoneType) or True selects, when the kernel is typed, a call or a no-op.  So the first
+# run of a network of iaf_psc_delta neurons compiles neither the conductance-based
+# updates nor deferred delivery (about half of the tick loop's compile time).
+
+
+def _gate(fn, default=0):
+    """``g(flag, *args)``: ``fn(*args)`` when ``flag`` is typed as a value,
+    ``default`` when it is None (the call is then never compiled)."""
+
+    def gated(flag, *args):  # pragma: no cover - replaced when jitted
+        return fn(*args) if flag is not None else default
+
+    @overload(gated, jit_options={"cache": True})
+    def _ov(flag, *args):
+        if isinstance(flag, (types.NoneType, types.Omitted)):
+            return lambda flag, *args: default
+        return lambda flag, *args: fn(*args)
+
+    return gated
+
+
+_g_delta = _gate(_upd_delta)
+_g_exp = _gate(_upd_exp)
+_g_alpha = _gate(_upd_alpha)
+_g_cexp = _gate(_upd_cexp)
+_g_calpha = _gate(_upd_calpha)
+_g_apply_groups = _gate(_apply_groups)
+
+
+def _deliver_or_push(
+    defer,
+    rows,
+    kk,
+    L,
+    NR,
+    ring,
+    row_ptr,
+    target,
+    weight,
+    delay,
+    uniform_delay,
+    row_uw,
+    row_w,
+    grp_ptr,
+    g_d,
+    pend,
+    pend_n,
+):
+    """Immediate delivery (``defer`` None) or the rows' groups queued (True); returns
+    ``pend``.  Only the chosen one is compiled."""
+
+
+@overload(_deliver_or_push, jit_options={"cache": True})
+def _ov_deliver_or_push(
+    defer,
+    rows,
+    kk,
+    L,
+    NR,
+    ring,
+    row_ptr,
+    target,
+    weight,
+    delay,
+    uniform_delay,
+    row_uw,
+    row_w,
+    grp_ptr,
+    g_d,
+    pend,
+    pend_n,
+):
+    if isinstance(defer, (types.NoneType, types.Omitted)):
+
+        def immediate(
+            defer,
+            rows,
+            kk,
+            L,
+            NR,
+            ring,
+            row_ptr,
+            target,
+            weight,
+            delay,
+            uniform_delay,
+            row_uw,
+            row_w,
+            grp_ptr,
+            g_d,
+            pend,
+            pend_n,
+        ):
+            _deliver(
+                rows, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_delay, row_uw, row_w
+            )
+            return pend
+
+        return immediate
+
+    def deferred(
+        defer,
+        rows,
+        kk,
+        L,
+        NR,
+        ring,
+        row_ptr,
+        target,
+        weight,
+        delay,
+        uniform_delay,
+        row_uw,
+        row_w,
+        grp_ptr,
+        g_d,
+        pend,
+        pend_n,
+    ):
+        return _push_groups(rows, kk, L, grp_ptr, g_d, pend, pend_n)
+
+    return deferred
 
 
 # ---------------------------------------------------------------------------- kernel
@@ -1057,6 +1186,7 @@ def _run(
     g_j0,
     g_d,
     pend_n,
+    use,
 ):
     NR = 2 * N
     n_sp = 0
@@ -1072,8 +1202,8 @@ def _run(
             return k - k0, n_sp, sg_pos, pend
         kk = k % L
         # 0. deferred delivery: the spike input queued on this slot
-        if defer and pend_n[kk]:
-            _apply_groups(kk, NR, ring, pend, pend_n, g_j0, target, weight)
+        if defer is not None and pend_n[kk]:
+            _g_apply_groups(defer, kk, NR, ring, pend, pend_n, g_j0, target, weight)
         # 1. Poisson input
         if run_g.shape[0]:
             _poisson(
@@ -1130,30 +1260,30 @@ def _run(
                 # one parameter row, no current input (I_stim = 0.0)
                 P = HP[q]
                 if kind == K_DELTA:
-                    nf = _upd_delta(P, Vq, Rq, R0, R1, z0, Mq)
+                    nf = _g_delta(use[0], P, Vq, Rq, R0, R1, z0, Mq)
                 elif kind == K_EXP:
-                    nf = _upd_exp(P, Vq, S0, S1, Rq, R0, R1, z0, Mq)
+                    nf = _g_exp(use[1], P, Vq, S0, S1, Rq, R0, R1, z0, Mq)
                 elif kind == K_ALPHA:
-                    nf = _upd_alpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, z0, Mq)
+                    nf = _g_alpha(use[2], P, Vq, S0, S1, S2, S3, Rq, R0, R1, z0, Mq)
                 elif kind == K_CEXP:
-                    nf = _upd_cexp(P, Vq, S0, S1, Rq, R0, R1, z0, Mq, dt, tA, tB)
+                    nf = _g_cexp(use[3], P, Vq, S0, S1, Rq, R0, R1, z0, Mq, dt, tA, tB)
                 elif kind == K_CALPHA:
-                    nf = _upd_calpha(P, Vq, S0, S1, S2, S3, Rq, R0, R1, z0, Mq, dt, tA, tB)
+                    nf = _g_calpha(use[4], P, Vq, S0, S1, S2, S3, Rq, R0, R1, z0, Mq, dt, tA, tB)
             else:
                 # a parameter table [neuron, column] (per-neuron parameters or current input)
                 o = pop_t0[q]
                 T = PT[o : o + NPAR * (b - a)].reshape((b - a, NPAR))
                 Iq = istim[a:b]
                 if kind == K_DELTA:
-                    nf = _upd_delta(T, Vq, Rq, R0, R1, Iq, Mq)
+                    nf = _g_delta(use[0], T, Vq, Rq, R0, R1, Iq, Mq)
                 elif kind == K_EXP:
-                    nf = _upd_exp(T, Vq, S0, S1, Rq, R0, R1, Iq, Mq)
+                    nf = _g_exp(use[1], T, Vq, S0, S1, Rq, R0, R1, Iq, Mq)
                 elif kind == K_ALPHA:
-                    nf = _upd_alpha(T, Vq, S0, S1, S2, S3, Rq, R0, R1, Iq, Mq)
+                    nf = _g_alpha(use[2], T, Vq, S0, S1, S2, S3, Rq, R0, R1, Iq, Mq)
                 elif kind == K_CEXP:
-                    nf = _upd_cexp(T, Vq, S0, S1, Rq, R0, R1, Iq, Mq, dt, tA, tB)
+                    nf = _g_cexp(use[3], T, Vq, S0, S1, Rq, R0, R1, Iq, Mq, dt, tA, tB)
                 elif kind == K_CALPHA:
-                    nf = _upd_calpha(T, Vq, S0, S1, S2, S3, Rq, R0, R1, Iq, Mq, dt, tA, tB)
+                    nf = _g_calpha(use[4], T, Vq, S0, S1, S2, S3, Rq, R0, R1, Iq, Mq, dt, tA, tB)
             nf_tot += nf
         # collect the spiking neurons in ascending order (64 mask bytes at a time)
         nf = 0
@@ -1192,23 +1322,25 @@ def _run(
         # ... delivered to ring slots k + D through the CSR, synapse by synapse
         if deliver and n_sp > n_sp0:
             nr = _rows_of(sp_gids[n_sp0:n_sp], src_gids, rows_tmp)
-            if defer:
-                pend = _push_groups(rows_tmp[:nr], kk, L, grp_ptr, g_d, pend, pend_n)
-            else:
-                _deliver(
-                    rows_tmp[:nr],
-                    kk,
-                    L,
-                    NR,
-                    ring,
-                    row_ptr,
-                    target,
-                    weight,
-                    delay,
-                    uniform_delay,
-                    row_uw,
-                    row_w,
-                )
+            pend = _deliver_or_push(
+                defer,
+                rows_tmp[:nr],
+                kk,
+                L,
+                NR,
+                ring,
+                row_ptr,
+                target,
+                weight,
+                delay,
+                uniform_delay,
+                row_uw,
+                row_w,
+                grp_ptr,
+                g_d,
+                pend,
+                pend_n,
+            )
         # 5. record
         for e in range(r_nidx.shape[0]):
             ev = r_every[e]
@@ -1722,6 +1854,8 @@ class NumbaBackend(HostBackend):
             self._g_d = np.zeros(0, np.int64)
         self._pend = np.zeros((self.L, 64 if self._defer else 1), np.int64)
         self._pend_n = np.zeros(self.L, np.int64)
+        # the kernels' type-level switch (see _gate): None compiles no deferred path
+        self._defer_flag = True if self._defer else None
 
     def _pending_into(self, ring):
         """Add the queued groups to ``ring`` (L * 2N, a copy), slot by slot, in the
@@ -1775,6 +1909,11 @@ class NumbaBackend(HostBackend):
 
         self._pop_n0, self._pop_n1, self._pop_mode = i64(n0), i64(n1), i64(mode)
         self._pop_kind, self._pop_t0 = i64(kind), i64(t0)
+        # which model updates the tick loop compiles (see _gate)
+        self._use = tuple(
+            True if (self._pop_kind == k).any() else None
+            for k in (K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA)
+        )
         f = self.fdtype
         self._HP = np.ascontiguousarray(hp, f) if hp else np.zeros((0, NPAR), f)
         self._PT = np.concatenate(tabs).astype(f) if tabs else np.zeros(0, f)
@@ -1835,7 +1974,7 @@ class NumbaBackend(HostBackend):
             self._row_uw,
             self._row_w,
             self._rows_tmp,
-            self._defer,
+            self._defer_flag,
             self._grp_ptr,
             self._g_d,
             self._pend_n,
@@ -2003,11 +2142,12 @@ class NumbaBackend(HostBackend):
             self._istim,
             self._mask,
             self._fired,
-            self._defer,
+            self._defer_flag,
             self._grp_ptr,
             self._g_j0,
             self._g_d,
             self._pend_n,
+            self._use,
         )
 
     def _run_generic(self, k0, nsteps, amp, amp_base, rec, buf, deliver):
