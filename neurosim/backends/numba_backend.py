@@ -53,6 +53,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from .._numba_gate import flag, gate, is_off
 from . import pexp as _pe
 from ._numba_exp import pexp, pexp32
 from ._numba_mpi import allgather_int64
@@ -986,34 +987,17 @@ def _deliver_spikes(
 
 
 # ---------------------------------------------------------------------------- gates
-# What a network does not use is not compiled: a flag argument that is None (numba's
-# NoneType) or True selects, when the kernel is typed, a call or a no-op.  So the first
-# run of a network of iaf_psc_delta neurons compiles neither the conductance-based
-# updates nor deferred delivery (about half of the tick loop's compile time).
+# What a network does not use is not compiled (neurosim/_numba_gate.py): the first run
+# of a network of iaf_psc_delta neurons compiles neither the conductance-based updates
+# nor deferred delivery (about half of the tick loop's compile time).
 
 
-def _gate(fn, default=0):
-    """``g(flag, *args)``: ``fn(*args)`` when ``flag`` is typed as a value,
-    ``default`` when it is None (the call is then never compiled)."""
-
-    def gated(flag, *args):  # pragma: no cover - replaced when jitted
-        return fn(*args) if flag is not None else default
-
-    @overload(gated, jit_options={"cache": True})
-    def _ov(flag, *args):
-        if isinstance(flag, (types.NoneType, types.Omitted)):
-            return lambda flag, *args: default
-        return lambda flag, *args: fn(*args)
-
-    return gated
-
-
-_g_delta = _gate(_upd_delta)
-_g_exp = _gate(_upd_exp)
-_g_alpha = _gate(_upd_alpha)
-_g_cexp = _gate(_upd_cexp)
-_g_calpha = _gate(_upd_calpha)
-_g_apply_groups = _gate(_apply_groups)
+_g_delta = gate(_upd_delta)
+_g_exp = gate(_upd_exp)
+_g_alpha = gate(_upd_alpha)
+_g_cexp = gate(_upd_cexp)
+_g_calpha = gate(_upd_calpha)
+_g_apply_groups = gate(_apply_groups)
 
 
 def _deliver_or_push(
@@ -1059,7 +1043,7 @@ def _ov_deliver_or_push(
     pend,
     pend_n,
 ):
-    if isinstance(defer, (types.NoneType, types.Omitted)):
+    if is_off(defer):
 
         def immediate(
             defer,
@@ -1855,7 +1839,7 @@ class NumbaBackend(HostBackend):
         self._pend = np.zeros((self.L, 64 if self._defer else 1), np.int64)
         self._pend_n = np.zeros(self.L, np.int64)
         # the kernels' type-level switch (see _gate): None compiles no deferred path
-        self._defer_flag = True if self._defer else None
+        self._defer_flag = flag(self._defer)
 
     def _pending_into(self, ring):
         """Add the queued groups to ``ring`` (L * 2N, a copy), slot by slot, in the
@@ -1911,8 +1895,7 @@ class NumbaBackend(HostBackend):
         self._pop_kind, self._pop_t0 = i64(kind), i64(t0)
         # which model updates the tick loop compiles (see _gate)
         self._use = tuple(
-            True if (self._pop_kind == k).any() else None
-            for k in (K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA)
+            flag((self._pop_kind == k).any()) for k in (K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA)
         )
         f = self.fdtype
         self._HP = np.ascontiguousarray(hp, f) if hp else np.zeros((0, NPAR), f)

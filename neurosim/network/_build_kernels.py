@@ -37,6 +37,8 @@ import math
 import numba as nb
 import numpy as np
 
+from .._numba_gate import gate
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -128,6 +130,7 @@ ERR_DELAY_LOW = 1  # a delay below one tick
 ERR_DELAY_HIGH = 2  # a delay above 65535 ticks
 ERR_CONSTRAINTS = 3  # a rule cannot satisfy its constraints (autapses, multapses)
 ERR_BOUNDS = 4  # a bounded normal's bounds reject almost every draw
+ERR_INTERNAL = 5  # scatter told the values are constants when they are not (a bug)
 
 # Rule codes of rule_chunk (build._Projection.kernel_rule)
 R_INDEGREE = 0
@@ -360,29 +363,33 @@ def rule_chunk(
     src,
     tgt,
     j,
+    on,
 ):
     """One chunk of a rule's synapses from walk unit ``start`` on, before ``stop``.
 
     Units are indices into ``targets`` for the per-target rules (``R_INDEGREE``,
     ``R_BERNOULLI``, ``R_ALL``, ``R_ONE``), sources for ``R_OUTDEGREE`` and synapse
     numbers for ``R_TOTAL`` (``key``, ``key2``: its source and target sub-keys).  The
-    other arguments are those of the rule's kernel above.  Returns (stop, count,
-    error code).
+    other arguments are those of the rule's kernel above; ``on``: one flag per rule
+    (True for ``rule``, None for the others, which are then not compiled:
+    neurosim/_numba_gate.py).  Returns (stop, count, error code).
     """
     if rule == R_INDEGREE:
-        return fixed_indegree(
-            key, k, n_pre, gid0, targets[:stop], start, no_autapse, unique, seen, src, tgt, j
-        )
+        return _g_indegree(
+            on[R_INDEGREE],
+            key, k, n_pre, gid0, targets[:stop], start, no_autapse, unique, seen, src, tgt, j,
+        )  # fmt: skip
     if rule == R_BERNOULLI:
-        return pairwise_bernoulli(
-            key, p, n_pre, gid0, targets[:stop], start, no_autapse, src, tgt, j
+        return _g_bernoulli(
+            on[R_BERNOULLI], key, p, n_pre, gid0, targets[:stop], start, no_autapse, src, tgt, j
         )
     if rule == R_ALL:
-        return all_to_all(n_pre, targets[:stop], start, no_autapse, src, tgt, j)
+        return _g_all(on[R_ALL], n_pre, targets[:stop], start, no_autapse, src, tgt, j)
     if rule == R_ONE:
-        return one_to_one(targets[:stop], start, src, tgt, j)
+        return _g_one(on[R_ONE], targets[:stop], start, src, tgt, j)
     if rule == R_OUTDEGREE:
-        return fixed_outdegree(
+        return _g_outdegree(
+            on[R_OUTDEGREE],
             key,
             k,
             n_post,
@@ -400,9 +407,20 @@ def rule_chunk(
             tgt,
             j,
         )
-    return fixed_total_number(
-        key, key2, n_total, n_pre, n_post, start, stop, local, count, no_autapse, src, tgt, j
-    )
+    return _g_total(
+        on[R_TOTAL],
+        key, key2, n_total, n_pre, n_post, start, stop, local, count, no_autapse, src, tgt, j,
+    )  # fmt: skip
+
+
+#: what a rule switched off returns (rule_chunk)
+_OFF = (0, 0, ERR_INTERNAL)
+_g_indegree = gate(fixed_indegree, _OFF)
+_g_bernoulli = gate(pairwise_bernoulli, _OFF)
+_g_all = gate(all_to_all, _OFF)
+_g_one = gate(one_to_one, _OFF)
+_g_outdegree = gate(fixed_outdegree, _OFF)
+_g_total = gate(fixed_total_number, _OFF)
 
 
 #: Draws per batch of :func:`_draw_batch` (its scratch arrays stay in L1).
@@ -656,6 +674,7 @@ def scatter(
     weight,
     delay,
     lim,
+    drawn,
 ):
     """Draw the weights and delays of a chunk of synapses and append them to their
     source rows of the CSR (``fill[pre_gid0 + src]``: the row's next free position).
@@ -667,6 +686,8 @@ def scatter(
     ``rec_fixed`` when >= 0, else by the weight's sign; ``absw``: store ``|w|``.
     ``lim[0]``, ``lim[1]``: running min and max delay in ticks.  Returns 0 or an
     error code (``ERR_DELAY_LOW``, ``ERR_DELAY_HIGH``, ``ERR_BOUNDS``; stops there).
+    ``drawn``: None when weight and delay are constants (``wkind == dkind == 0``), so
+    that the drawing code is not compiled (neurosim/_numba_gate.py); True otherwise.
     """
     if wkind == 0 and dkind == 0:  # constant weight and delay: one value for all
         st = np.int64(np.rint(da[0] / dt))
@@ -688,6 +709,67 @@ def scatter(
             weight[pos] = wf
             delay[pos] = st
         return 0
+    return _g_drawn(
+        drawn,
+        src,
+        tgt,
+        j,
+        pre_gid0,
+        post_gid0,
+        n0,
+        n_neurons,
+        wkind,
+        wa,
+        wkey,
+        warr,
+        dkind,
+        da,
+        dkey,
+        darr,
+        subs,
+        dt,
+        rec_fixed,
+        rec_ex,
+        rec_in,
+        absw,
+        fill,
+        target,
+        weight,
+        delay,
+        lim,
+    )
+
+
+@_jit
+def _scatter_drawn(
+    src,
+    tgt,
+    j,
+    pre_gid0,
+    post_gid0,
+    n0,
+    n_neurons,
+    wkind,
+    wa,
+    wkey,
+    warr,
+    dkind,
+    da,
+    dkey,
+    darr,
+    subs,
+    dt,
+    rec_fixed,
+    rec_ex,
+    rec_in,
+    absw,
+    fill,
+    target,
+    weight,
+    delay,
+    lim,
+):
+    """:func:`scatter` for drawn or given weights and delays."""
     n = src.shape[0]
     wv = np.empty(BATCH)
     dv = np.empty(BATCH)
@@ -782,6 +864,9 @@ def scatter(
     return err
 
 
+_g_drawn = gate(_scatter_drawn, ERR_INTERNAL)
+
+
 # The blocks of a projection's two passes (count_block, fill_block) take the rule as
 # rule_chunk does (rule, key, key2, k, p, n_total, n_pre, n_post, gid0, targets, local,
 # no_autapse, unique; ``local``: bool mask of this process's targets, for the
@@ -804,6 +889,7 @@ def count_block(
     local,
     no_autapse,
     unique,
+    on,
     u0,
     u1,
     cap,
@@ -835,7 +921,7 @@ def count_block(
     while u < u1:
         nxt, n, e = rule_chunk(
             rule, key, key2, k, p, n_total, n_pre, n_post, gid0, targets, u, u1,
-            local, ct, no_autapse, unique, seen, draws, src, tgt, j,
+            local, ct, no_autapse, unique, seen, draws, src, tgt, j, on,
         )  # fmt: skip
         for m in range(n):
             cs[src[m]] += 1
@@ -862,6 +948,7 @@ def fill_block(
     local,
     no_autapse,
     unique,
+    on,
     u0,
     u1,
     cap,
@@ -885,6 +972,7 @@ def fill_block(
     weight,
     delay,
     lim,
+    drawn,
 ):
     """Second pass over the block of :func:`count_block`: its synapses again, drawn
     and scattered into the CSR by :func:`scatter` from the block's own offsets.
@@ -915,7 +1003,7 @@ def fill_block(
     while u < u1:
         nxt, n, e = rule_chunk(
             rule, key, key2, k, p, n_total, n_pre, n_post, gid0, targets, u, u1,
-            local, cb, no_autapse, unique, seen, draws, src, tgt, j,
+            local, cb, no_autapse, unique, seen, draws, src, tgt, j, on,
         )  # fmt: skip
         if e == 0 and nxt == u:
             e = ERR_CONSTRAINTS
@@ -923,7 +1011,7 @@ def fill_block(
             e = scatter(
                 src[:n], tgt[:n], j[:n], 0, post_gid0, n0, n_neurons,
                 wkind, wa, wkey, none, dkind, da, dkey, none, subs, dt,
-                rec_fixed, rec_ex, rec_in, absw, fb, target, weight, delay, lim,
+                rec_fixed, rec_ex, rec_in, absw, fb, target, weight, delay, lim, drawn,
             )  # fmt: skip
         if e:
             return e

@@ -426,6 +426,8 @@ class _Projection:
                 local,
                 self.no_autapse,
                 not proj.allow_multapses,
+                # the kernels compile this rule only (neurosim/_numba_gate.py)
+                tuple(True if r == code else None for r in range(6)),
             ),
             bounds=(np.arange(blocks + 1, dtype=np.int64) * units) // blocks,
             cap=max(min(rules.CHUNK, PAR_CHUNK), need, 1),
@@ -508,10 +510,12 @@ class _Projection:
             delay,
         )
         K, bo = _K(), kr.bounds
+        # constant weight and delay: the kernels compile without the drawing code
+        drawn = True if _kind(proj.weight) != 0 or _kind(proj.delay) != 0 else None
         _in_threads(
             err,
             lambda b: K.fill_block(
-                *kr.rule, bo[b], bo[b + 1], kr.cap, fb[b], cb[b], *values, lims[b]
+                *kr.rule, bo[b], bo[b + 1], kr.cap, fb[b], cb[b], *values, lims[b], drawn
             ),
         )
         self._raise(err)
@@ -554,6 +558,7 @@ class _Projection:
                 weight,
                 delay,
                 lim,
+                True,
             )
             self._raise(np.array([err]))
 
@@ -574,6 +579,8 @@ class _Projection:
             raise SpecError(spec.path, f"{proj.field}.delay", "delays above 65535 steps")
         if e == K.ERR_BOUNDS:
             raise ValueError("normal distribution bounds reject almost every draw")
+        if e == K.ERR_INTERNAL:
+            raise RuntimeError("network build: drawn values sent down the constant path")
         raise RuntimeError("connection rule cannot satisfy its constraints")
 
 
