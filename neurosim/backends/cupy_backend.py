@@ -328,7 +328,6 @@ class CupyBackend(HostBackend):
         # spike generators (their events are spikes of known steps)
         self._sg_steps = _i64(b.sg_steps)
         self._sg_gids = _i64(b.sg_gids)
-        self.d_sg_steps = up(self._sg_steps)
         self.d_sg_gids = up(self._sg_gids)
         per_step = np.unique(self._sg_steps, return_counts=True)[1]
         most = int(per_step.max()) if len(per_step) else 0

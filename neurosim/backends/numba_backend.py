@@ -53,7 +53,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from .._numba_gate import flag, gate, is_off
+from .._numba_gate import flag, gate
 from . import pexp as _pe
 from ._numba_exp import pexp, pexp32
 from ._numba_mpi import allgather_int64
@@ -963,25 +963,23 @@ def _deliver_spikes(
             b += 1
         nr = _rows_of(gids[a:b], src_gids, rows_tmp)
         if nr:
-            pend = _deliver_or_push(
-                defer,
-                rows_tmp[:nr],
-                k % L,
-                L,
-                NR,
-                ring,
-                row_ptr,
-                target,
-                weight,
-                delay,
-                uniform_delay,
-                row_uw,
-                row_w,
-                grp_ptr,
-                g_d,
-                pend,
-                pend_n,
-            )
+            if defer is None:
+                _deliver(
+                    rows_tmp[:nr],
+                    k % L,
+                    L,
+                    NR,
+                    ring,
+                    row_ptr,
+                    target,
+                    weight,
+                    delay,
+                    uniform_delay,
+                    row_uw,
+                    row_w,
+                )
+            else:
+                pend = _push_groups(rows_tmp[:nr], k % L, L, grp_ptr, g_d, pend, pend_n)
         a = b
     return pend
 
@@ -989,7 +987,9 @@ def _deliver_spikes(
 # ---------------------------------------------------------------------------- gates
 # What a network does not use is not compiled (neurosim/_numba_gate.py): the first run
 # of a network of iaf_psc_delta neurons compiles neither the conductance-based updates
-# nor deferred delivery (about half of the tick loop's compile time).
+# nor deferred delivery (about half of the tick loop's compile time).  ``defer`` is None
+# (immediate delivery) or True: numba prunes the branches ``if defer is None`` of a None
+# argument before typing, so the deferred code is compiled only for deferring networks.
 
 
 _g_delta = gate(_upd_delta)
@@ -997,102 +997,6 @@ _g_exp = gate(_upd_exp)
 _g_alpha = gate(_upd_alpha)
 _g_cexp = gate(_upd_cexp)
 _g_calpha = gate(_upd_calpha)
-_g_apply_groups = gate(_apply_groups)
-
-
-def _deliver_or_push(
-    defer,
-    rows,
-    kk,
-    L,
-    NR,
-    ring,
-    row_ptr,
-    target,
-    weight,
-    delay,
-    uniform_delay,
-    row_uw,
-    row_w,
-    grp_ptr,
-    g_d,
-    pend,
-    pend_n,
-):
-    """Immediate delivery (``defer`` None) or the rows' groups queued (True); returns
-    ``pend``.  Only the chosen one is compiled."""
-
-
-@overload(_deliver_or_push, jit_options={"cache": True})
-def _ov_deliver_or_push(
-    defer,
-    rows,
-    kk,
-    L,
-    NR,
-    ring,
-    row_ptr,
-    target,
-    weight,
-    delay,
-    uniform_delay,
-    row_uw,
-    row_w,
-    grp_ptr,
-    g_d,
-    pend,
-    pend_n,
-):
-    if is_off(defer):
-
-        def immediate(
-            defer,
-            rows,
-            kk,
-            L,
-            NR,
-            ring,
-            row_ptr,
-            target,
-            weight,
-            delay,
-            uniform_delay,
-            row_uw,
-            row_w,
-            grp_ptr,
-            g_d,
-            pend,
-            pend_n,
-        ):
-            _deliver(
-                rows, kk, L, NR, ring, row_ptr, target, weight, delay, uniform_delay, row_uw, row_w
-            )
-            return pend
-
-        return immediate
-
-    def deferred(
-        defer,
-        rows,
-        kk,
-        L,
-        NR,
-        ring,
-        row_ptr,
-        target,
-        weight,
-        delay,
-        uniform_delay,
-        row_uw,
-        row_w,
-        grp_ptr,
-        g_d,
-        pend,
-        pend_n,
-    ):
-        return _push_groups(rows, kk, L, grp_ptr, g_d, pend, pend_n)
-
-    return deferred
 
 
 # ---------------------------------------------------------------------------- kernel
@@ -1187,7 +1091,7 @@ def _run(
         kk = k % L
         # 0. deferred delivery: the spike input queued on this slot
         if defer is not None and pend_n[kk]:
-            _g_apply_groups(defer, kk, NR, ring, pend, pend_n, g_j0, target, weight)
+            _apply_groups(kk, NR, ring, pend, pend_n, g_j0, target, weight)
         # 1. Poisson input
         if run_g.shape[0]:
             _poisson(
@@ -1306,25 +1210,23 @@ def _run(
         # ... delivered to ring slots k + D through the CSR, synapse by synapse
         if deliver and n_sp > n_sp0:
             nr = _rows_of(sp_gids[n_sp0:n_sp], src_gids, rows_tmp)
-            pend = _deliver_or_push(
-                defer,
-                rows_tmp[:nr],
-                kk,
-                L,
-                NR,
-                ring,
-                row_ptr,
-                target,
-                weight,
-                delay,
-                uniform_delay,
-                row_uw,
-                row_w,
-                grp_ptr,
-                g_d,
-                pend,
-                pend_n,
-            )
+            if defer is None:
+                _deliver(
+                    rows_tmp[:nr],
+                    kk,
+                    L,
+                    NR,
+                    ring,
+                    row_ptr,
+                    target,
+                    weight,
+                    delay,
+                    uniform_delay,
+                    row_uw,
+                    row_w,
+                )
+            else:
+                pend = _push_groups(rows_tmp[:nr], kk, L, grp_ptr, g_d, pend, pend_n)
         # 5. record
         for e in range(r_nidx.shape[0]):
             ev = r_every[e]
