@@ -363,33 +363,29 @@ def rule_chunk(
     src,
     tgt,
     j,
-    on,
 ):
     """One chunk of a rule's synapses from walk unit ``start`` on, before ``stop``.
 
     Units are indices into ``targets`` for the per-target rules (``R_INDEGREE``,
     ``R_BERNOULLI``, ``R_ALL``, ``R_ONE``), sources for ``R_OUTDEGREE`` and synapse
     numbers for ``R_TOTAL`` (``key``, ``key2``: its source and target sub-keys).  The
-    other arguments are those of the rule's kernel above; ``on``: one flag per rule
-    (True for ``rule``, None for the others, which are then not compiled:
-    neurosim/_numba_gate.py).  Returns (stop, count, error code).
+    other arguments are those of the rule's kernel above.  Returns (stop, count,
+    error code).
     """
     if rule == R_INDEGREE:
-        return _g_indegree(
-            on[R_INDEGREE],
-            key, k, n_pre, gid0, targets[:stop], start, no_autapse, unique, seen, src, tgt, j,
-        )  # fmt: skip
+        return fixed_indegree(
+            key, k, n_pre, gid0, targets[:stop], start, no_autapse, unique, seen, src, tgt, j
+        )
     if rule == R_BERNOULLI:
-        return _g_bernoulli(
-            on[R_BERNOULLI], key, p, n_pre, gid0, targets[:stop], start, no_autapse, src, tgt, j
+        return pairwise_bernoulli(
+            key, p, n_pre, gid0, targets[:stop], start, no_autapse, src, tgt, j
         )
     if rule == R_ALL:
-        return _g_all(on[R_ALL], n_pre, targets[:stop], start, no_autapse, src, tgt, j)
+        return all_to_all(n_pre, targets[:stop], start, no_autapse, src, tgt, j)
     if rule == R_ONE:
-        return _g_one(on[R_ONE], targets[:stop], start, src, tgt, j)
+        return one_to_one(targets[:stop], start, src, tgt, j)
     if rule == R_OUTDEGREE:
-        return _g_outdegree(
-            on[R_OUTDEGREE],
+        return fixed_outdegree(
             key,
             k,
             n_post,
@@ -407,20 +403,9 @@ def rule_chunk(
             tgt,
             j,
         )
-    return _g_total(
-        on[R_TOTAL],
-        key, key2, n_total, n_pre, n_post, start, stop, local, count, no_autapse, src, tgt, j,
-    )  # fmt: skip
-
-
-#: what a rule switched off returns (rule_chunk)
-_OFF = (0, 0, ERR_INTERNAL)
-_g_indegree = gate(fixed_indegree, _OFF)
-_g_bernoulli = gate(pairwise_bernoulli, _OFF)
-_g_all = gate(all_to_all, _OFF)
-_g_one = gate(one_to_one, _OFF)
-_g_outdegree = gate(fixed_outdegree, _OFF)
-_g_total = gate(fixed_total_number, _OFF)
+    return fixed_total_number(
+        key, key2, n_total, n_pre, n_post, start, stop, local, count, no_autapse, src, tgt, j
+    )
 
 
 #: Draws per batch of :func:`_draw_batch` (its scratch arrays stay in L1).
@@ -889,7 +874,6 @@ def count_block(
     local,
     no_autapse,
     unique,
-    on,
     u0,
     u1,
     cap,
@@ -921,7 +905,7 @@ def count_block(
     while u < u1:
         nxt, n, e = rule_chunk(
             rule, key, key2, k, p, n_total, n_pre, n_post, gid0, targets, u, u1,
-            local, ct, no_autapse, unique, seen, draws, src, tgt, j, on,
+            local, ct, no_autapse, unique, seen, draws, src, tgt, j,
         )  # fmt: skip
         for m in range(n):
             cs[src[m]] += 1
@@ -948,7 +932,6 @@ def fill_block(
     local,
     no_autapse,
     unique,
-    on,
     u0,
     u1,
     cap,
@@ -1003,7 +986,7 @@ def fill_block(
     while u < u1:
         nxt, n, e = rule_chunk(
             rule, key, key2, k, p, n_total, n_pre, n_post, gid0, targets, u, u1,
-            local, cb, no_autapse, unique, seen, draws, src, tgt, j, on,
+            local, cb, no_autapse, unique, seen, draws, src, tgt, j,
         )  # fmt: skip
         if e == 0 and nxt == u:
             e = ERR_CONSTRAINTS

@@ -426,8 +426,6 @@ class _Projection:
                 local,
                 self.no_autapse,
                 not proj.allow_multapses,
-                # the kernels compile this rule only (neurosim/_numba_gate.py)
-                tuple(True if r == code else None for r in range(6)),
             ),
             bounds=(np.arange(blocks + 1, dtype=np.int64) * units) // blocks,
             cap=max(min(rules.CHUNK, PAR_CHUNK), need, 1),
