@@ -9,7 +9,12 @@ propagators) + preparing the backend, with the kernels loaded from numba's disk 
 it starts after ``import neurosim`` and the import of the backend's library (numba), as
 the NEST side's starts after ``import nest``; import_s is that import, and total_s
 includes everything.  sim_s = Simulation.run over the duration, with the
-spikes of every population recorded to HDF5 (as the peer scripts record theirs).
+spikes of every population recorded to HDF5 (as the peer scripts record theirs);
+loop_s = the part of it spent in the backend's tick loop (``backend.run``: the
+steps, with this chunk's spikes returned in memory), i.e. without opening, writing
+and flushing the HDF5 file.  loop_s is the counterpart of Brian2 cpp_standalone's
+sim_s, which is its binary's own measure of the run loop and leaves out writing its
+results to disk.
 --no-synapses keeps the neurons, their initial state and the device input, and drops
 the projections between neuron populations (for bytes per synapse); it first builds the
 network at 1/100 of its size, so that the compiled build code is loaded on both sides.
@@ -72,6 +77,17 @@ def main(argv=None):
     sim = neurosim.Simulation(spec, output=out, backend=a.backend, overwrite=True)
     sim.backend.run(0, 0)  # backend kernels loaded (numba: from its on-disk cache)
     build_s = time.perf_counter() - t0
+    loop = [0.0]
+    backend_run = sim.backend.run
+
+    def timed_run(*args, **kw):
+        t = time.perf_counter()
+        try:
+            return backend_run(*args, **kw)
+        finally:
+            loop[0] += time.perf_counter() - t
+
+    sim.backend.run = timed_run
     t1 = time.perf_counter()
     sim.run(a.duration * 1000.0)
     sim_s = time.perf_counter() - t1
@@ -85,6 +101,7 @@ def main(argv=None):
                 "seed": a.seed,
                 "build_s": round(build_s, 4),
                 "sim_s": round(sim_s, 4),
+                "loop_s": round(loop[0], 4),
                 "import_s": round(t_import, 4),
                 "total_s": round(time.perf_counter() - _T0, 4),
                 "n_synapses": int(sim.built.n_synapses),
