@@ -70,7 +70,9 @@ step() {  # step NAME CAP_SECONDS command...
   STEPS="$STEPS$line"$'\n'
 }
 
-step tests 100 "$PY" -m pytest -m gpu tests/gpu -q -rA -p no:cacheprovider
+# one process on the one GPU; -o addopts= drops setup.cfg's "-n auto" (pytest-xdist is
+# not on the device image)
+step tests 100 "$PY" -m pytest -o addopts= -m gpu tests/gpu -q -rA -p no:cacheprovider
 step brunel2000 40 "$PY" -m benchmarks.gpu.bench brunel2000 --out "$OUT"
 step ltc_1m 45 "$PY" -m benchmarks.gpu.bench ltc_1m --out "$OUT"
 step microcircuit 95 "$PY" -m benchmarks.gpu.bench microcircuit --out "$OUT"
