@@ -372,7 +372,7 @@ def _upd_cexp(P, V, S0, S1, refr, R0, R1, istim, mask, dt, tA, tB):
             gl = _at(g_L, i)
             gtot = gl + gsum
             tA[ii] = (gl * _at(E_L, i) + ge + i_tot) / gtot
-            tB[ii] = mdt * gtot / _at(C_m, i)
+            tB[ii] = gtot * (mdt / _at(C_m, i))
         _pexp_block(tB, m)
         for ii in range(m):
             i = np.uint64(b0 + ii)
@@ -441,7 +441,7 @@ def _upd_calpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask, dt, tA, tB):
             gl = _at(g_L, i)
             gtot = gl + gsum
             tA[ii] = (gl * _at(E_L, i) + ge + i_tot) / gtot
-            tB[ii] = mdt * gtot / _at(C_m, i)
+            tB[ii] = gtot * (mdt / _at(C_m, i))
         _pexp_block(tB, m)
         for ii in range(m):
             i = np.uint64(b0 + ii)
@@ -1466,7 +1466,7 @@ def _run_generic(
                         ge = ge + gbar * E_rev[r, c]
                     gtot = g_L[r] + gsum
                     vinf = (g_L[r] * E_L[r] + ge + i_tot) / gtot
-                    vn = vinf + (v - vinf) * pexp(-dt * gtot / C_m[r])
+                    vn = vinf + (v - vinf) * pexp(gtot * (-dt / C_m[r]))
             else:
                 vn = v
                 refr[i] -= 1

@@ -163,7 +163,9 @@ class NumpyBackend(HostBackend):
             gtot = pn["g_L"] + gsum
             with np.errstate(divide="ignore", invalid="ignore"):
                 vinf = (pn["g_L"] * pn["E_L"] + ge + i_tot) / gtot
-                v_cond = vinf + (V - vinf) * self._exp(f.type(-self.dt) * gtot / pn["C_m"])
+                # -dt / C_m is one division per neuron that a shared C_m hoists out of
+                # the compiled loops (the other backends round the same way)
+                v_cond = vinf + (V - vinf) * self._exp(gtot * (f.type(-self.dt) / pn["C_m"]))
             v_new = np.where(cond, v_cond, v_cur)
         else:
             v_new = v_cur

@@ -209,7 +209,7 @@ __device__ __forceinline__ bool ns_neuron(
     }
     double gtot = p[P_GL] + gsum;
     double vinf = (p[P_GL] * el + ge + i_tot) / gtot;
-    vn = vinf + (v - vinf) * ns_pexp(-dt * gtot / p[P_CM]);
+    vn = vinf + (v - vinf) * ns_pexp(gtot * (-dt / p[P_CM]));
   }
   if (!is_free) {
     vn = v;
