@@ -104,3 +104,41 @@ def test_generic_kernel_equals_numpy():
     assert np.array_equal(out["numpy"][0], out["numba"][0])
     assert np.array_equal(out["numpy"][1], out["numba"][1])
     assert out["numpy"][2] == out["numba"][2]
+
+
+@pytest.mark.parametrize(
+    "case, models, poisson",
+    [
+        ("cuba", {"iaf_psc_exp"}, False),
+        ("coba", {"iaf_cond_exp"}, False),
+        ("brunel2000_small", {"iaf_psc_delta"}, True),
+        ("mixed", None, None),
+    ],
+)
+def test_tick_loop_compiles_what_the_network_uses(case, models, poisson, tmp_path):
+    """The numba tick loop's switches (neurosim/_numba_gate.py): a model update or the
+    Poisson input is compiled only when the network has it."""
+    from neurosim.backends.numba_backend import K_ALPHA, K_CALPHA, K_CEXP, K_DELTA, K_EXP
+
+    path, overrides, _ = CASES[case]
+    net = neurosim.load(path, overrides)
+    sim = neurosim.Simulation(net, output=tmp_path / "o.h5", backend="numba")
+    be = sim.backend
+    kinds = {
+        "iaf_psc_delta": K_DELTA,
+        "iaf_psc_exp": K_EXP,
+        "iaf_psc_alpha": K_ALPHA,
+        "iaf_cond_exp": K_CEXP,
+        "iaf_cond_alpha": K_CALPHA,
+    }
+    present = {p.model for p in net.neuron_populations}
+    if models is not None:
+        assert present == models
+    order = (K_DELTA, K_EXP, K_ALPHA, K_CEXP, K_CALPHA)
+    want = tuple(True if any(kinds.get(m) == k for m in present) else None for k in order)
+    has_poisson = any(net.populations[p.pre].model == "poisson_generator" for p in net.projections)
+    if poisson is not None:
+        assert has_poisson == poisson
+    assert be._use == want + (True if has_poisson else None,)
+    sim.run("1 ms")
+    sim.close()
