@@ -4,7 +4,7 @@ Usage (with the peers venv, see tests/reference/README.md):
 
     /work/peers-venv/bin/python benchmarks/peers/brian2_net.py {cuba,coba,brunel2000} \
         --seed S --duration 1.0 [--target {cython,cpp_standalone,numpy}] [--threads T] \
-        [--no-synapses] [--spikes-out file.npz] [--build-dir DIR]
+        [--no-synapses] [--method exponential_euler] [--spikes-out file.npz] [--build-dir DIR]
 
 Prints ONE JSON line on stdout:
     {"simulator", "network", "build_s", "sim_s", "n_synapses", "rates": {pop: Hz},
@@ -52,7 +52,7 @@ sys.exit(rc)
 """
 
 
-def build_network(b2, name, seed, no_synapses):
+def build_network(b2, name, seed, no_synapses, method=None):
     """Create the network in the current Brian2 device; returns (objects, pops, n_syn_fn)."""
     from brian2 import NeuronGroup, PoissonInput, SpikeMonitor, Synapses, ms, mV, nS, pF
 
@@ -115,7 +115,7 @@ def build_network(b2, name, seed, no_synapses):
             threshold="v>Vt",
             reset="v = Vr",
             refractory=p["t_ref"] * ms,
-            method=d["brian2_method"],
+            method=method or d["brian2_method"],
             namespace=ns,
         )
         P.v = "Vr + rand() * (Vt - Vr)"
@@ -201,6 +201,13 @@ def main(argv=None):
     ap.add_argument("--target", choices=["cython", "cpp_standalone", "numpy"], default="cython")
     ap.add_argument("--threads", type=int, default=1, help="OpenMP threads (cpp_standalone only)")
     ap.add_argument("--no-synapses", action="store_true")
+    ap.add_argument(
+        "--method",
+        default=None,
+        help="state updater for coba (default: the definition's, forward Euler); "
+        "exponential_euler integrates the membrane exactly for the step's conductances, "
+        "with one exp per neuron and step, as neurosim's closed form does",
+    )
     ap.add_argument("--spikes-out", default=None)
     ap.add_argument(
         "--build-dir",
@@ -219,7 +226,9 @@ def main(argv=None):
     standalone = a.target == "cpp_standalone"
     if standalone:
         bdir = a.build_dir or os.path.join(
-            "/tmp/neurosim_brian2", f"{a.network}{'_nosyn' if a.no_synapses else ''}_t{a.threads}"
+            "/tmp/neurosim_brian2",
+            f"{a.network}{'_nosyn' if a.no_synapses else ''}_t{a.threads}"
+            + (f"_{a.method}" if a.method else ""),
         )
         os.makedirs(bdir, exist_ok=True)
         set_device("cpp_standalone", build_on_run=False, directory=bdir)
@@ -237,7 +246,7 @@ def main(argv=None):
     defaultclock.dt = NETWORKS[a.network]["dt_ms"] * ms
 
     t0 = time.perf_counter()
-    objs, pops, syns = build_network(b2, a.network, a.seed, a.no_synapses)
+    objs, pops, syns = build_network(b2, a.network, a.seed, a.no_synapses, a.method)
     net = Network(*objs)
     dur = a.duration * 1000 * ms
     extra = {}
@@ -284,6 +293,7 @@ def main(argv=None):
         "rates": {k: round(v, 4) for k, v in rates.items()},
         "peak_rss_mib": round(max(self_rss, child_rss), 1),
         "target": a.target,
+        "method": a.method or NETWORKS[a.network].get("brian2_method", "exact"),
         "threads": a.threads if standalone else 1,
         "seed": a.seed,
         "duration": a.duration,
