@@ -34,7 +34,7 @@ from . import __version__
 from .backends import get_backend
 from .backends.base import RecordPlan
 from .models import get_model
-from .network.build import build
+from .network.build import build, check_reset_below_threshold
 from .network.spec import NetworkSpec, SpecError, load
 from .parallel.comm import get_comm
 from .parallel.partition import Partition
@@ -997,6 +997,7 @@ class Simulation:
                     f"not a parameter or state of {model.name}",
                 )
         if new_params:
+            check_reset_below_threshold(params, "Simulation.set", population)
             self.built.params[population] = params
             self.backend.set_params(population, model, params)
         self.backend.sync_to_device()

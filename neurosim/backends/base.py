@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network.build import propagator_rows
-from ..network.inputs import CurrentInputs, PoissonInputs
+from ..network.inputs import CurrentInputs, PoissonInputs, current_on
 
 
 class RecordPlan:
@@ -258,9 +258,7 @@ class HostBackend:
             for g in np.unique(ci.noise_gen):
                 p = ci.gens[g][1]
                 n = step - 1
-                on[ci.noise_gen == g] = n >= 0 and (
-                    ci._step_ticks(p["start"]) <= n < ci._step_ticks(p["stop"])
-                )
+                on[ci.noise_gen == g] = n >= 0 and current_on(p, n, ci.dt)
             ci.noise_on = on
         self.sync_to_device()
 

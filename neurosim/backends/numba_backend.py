@@ -225,7 +225,7 @@ def _upd_delta(P, V, refr, R0, R1, istim, mask):
         vn = vu if free else v
         rf = rf if free else rf - np.int32(1)
         vm = _at(V_min, i)
-        vn = vm if vn < vm else vn
+        vn = vm if free and vn < vm else vn
         sp = vn >= _at(V_th, i)
         vn = _at(V_reset, i) if sp else vn
         rf = np.int32(_at(ref, i)) if sp else rf
@@ -264,7 +264,7 @@ def _upd_exp(P, V, S0, S1, refr, R0, R1, istim, mask):
         R0[i] = 0.0
         R1[i] = 0.0
         vm = _at(V_min, i)
-        vn = vm if vn < vm else vn
+        vn = vm if free and vn < vm else vn
         sp = vn >= _at(V_th, i)
         vn = _at(V_reset, i) if sp else vn
         rf = np.int32(_at(ref, i)) if sp else rf
@@ -313,7 +313,7 @@ def _upd_alpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask):
         R0[i] = 0.0
         R1[i] = 0.0
         vm = _at(V_min, i)
-        vn = vm if vn < vm else vn
+        vn = vm if free and vn < vm else vn
         sp = vn >= _at(V_th, i)
         vn = _at(V_reset, i) if sp else vn
         rf = np.int32(_at(ref, i)) if sp else rf
@@ -383,7 +383,8 @@ def _upd_cexp(P, V, S0, S1, refr, R0, R1, istim, mask, dt, tA, tB):
             y1 = S1[i]
             vinf = tA[ii]
             vu = vinf + (v - vinf) * tB[ii]
-            vn = vu if free else v
+            # NEST's iaf_cond_*: V_m = V_reset in every refractory step
+            vn = vu if free else _at(V_reset, i)
             rf = rf if free else rf - np.int32(1)
             n0 = _flush(_at(p00, i) * y0)
             n1 = _flush(_at(p11, i) * y1)
@@ -392,7 +393,7 @@ def _upd_cexp(P, V, S0, S1, refr, R0, R1, istim, mask, dt, tA, tB):
             R0[i] = 0.0
             R1[i] = 0.0
             vm = _at(V_min, i)
-            vn = vm if vn < vm else vn
+            vn = vm if free and vn < vm else vn
             sp = vn >= _at(V_th, i)
             vn = _at(V_reset, i) if sp else vn
             rf = np.int32(_at(ref, i)) if sp else rf
@@ -454,7 +455,8 @@ def _upd_calpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask, dt, tA, tB):
             y3 = S3[i]
             vinf = tA[ii]
             vu = vinf + (v - vinf) * tB[ii]
-            vn = vu if free else v
+            # NEST's iaf_cond_*: V_m = V_reset in every refractory step
+            vn = vu if free else _at(V_reset, i)
             rf = rf if free else rf - np.int32(1)
             n0 = _flush(_at(ps00, i) * y0)
             n1 = _flush(_at(ps10, i) * y0 + _at(ps11, i) * y1)
@@ -465,7 +467,7 @@ def _upd_calpha(P, V, S0, S1, S2, S3, refr, R0, R1, istim, mask, dt, tA, tB):
             R0[i] = 0.0
             R1[i] = 0.0
             vm = _at(V_min, i)
-            vn = vm if vn < vm else vn
+            vn = vm if free and vn < vm else vn
             sp = vn >= _at(V_th, i)
             vn = _at(V_reset, i) if sp else vn
             rf = np.int32(_at(ref, i)) if sp else rf
@@ -1473,7 +1475,8 @@ def _run_generic(
                     vinf = (g_L[r] * E_L[r] + ge + i_tot) / gtot
                     vn = vinf + (v - vinf) * pexp(gtot * (-dt / C_m[r]))
             else:
-                vn = v
+                # held (current-based); V_reset (conductance-based, as NEST's iaf_cond_*)
+                vn = v if membrane[r] == 0 else V_reset[r]
                 refr[i] -= 1
             # synaptic states: exact decay, then this step's input
             s0 = 0.0
@@ -1517,7 +1520,7 @@ def _run_generic(
                 syn[2, i] = s2
             if ns > 3:
                 syn[3, i] = s3
-            if vn < V_min[r]:
+            if free and vn < V_min[r]:  # NEST clamps on free steps only
                 vn = V_min[r]
             if vn >= V_th[r]:
                 vn = V_reset[r]

@@ -169,7 +169,9 @@ class NumpyBackend(HostBackend):
             v_new = np.where(cond, v_cond, v_cur)
         else:
             v_new = v_cur
-        v_new = np.where(free, v_new, V)
+        # refractory: held (current-based), clamped to V_reset (conductance-based: NEST's
+        # iaf_cond_* set V_m = V_reset in every refractory step)
+        v_new = np.where(free, v_new, np.where(cond, pn["V_reset"], V))
         self.refr = np.where(free, self.refr, self.refr - 1).astype(np.int32)
 
         # synaptic states: exact decay, then the input of this step
@@ -187,7 +189,7 @@ class NumpyBackend(HostBackend):
             v_new = np.where(to_v & free, v_new + x, v_new)
             ok = ~to_v
             new[st[ok], rows[ok]] = new[st[ok], rows[ok]] + x[ok]
-        v_new = np.maximum(v_new, pn["V_min"])
+        v_new = np.where(free, np.maximum(v_new, pn["V_min"]), v_new)  # NEST: free steps
         fired = v_new >= pn["V_th"]
         v_new = np.where(fired, pn["V_reset"], v_new)
         self.refr = np.where(fired, pn["ref_ticks"], self.refr).astype(np.int32)

@@ -983,14 +983,12 @@ def import_sonata(config_path, out_path, overwrite=False, dt=None, duration=None
                 )
             rows = spikes.setdefault(g.name, [[] for _ in g.node_ids])
             m = gi == k
-            # a spike generator emits a spike at t in the step that ends at t, so the
-            # first it can emit is at dt (NEST likewise needs t > 0)
-            early = np.round(t[m] / dt) < 1
+            # a spike generator emits a spike at t in the step that ends at t (a time
+            # off the grid rounded up), so the first it can emit is at dt (NEST likewise
+            # needs t > 0)
+            early = t[m] <= 0
             if early.any():
-                warnings.append(
-                    f"inputs.{name}: {int(early.sum())} spikes before dt / 2 ({dt / 2:g} ms) "
-                    "dropped"
-                )
+                warnings.append(f"inputs.{name}: {int(early.sum())} spikes at t <= 0 dropped")
             for i, tt in zip(li[m][~early], t[m][~early], strict=True):
                 rows[i].append(float(tt))
     for rows in spikes.values():

@@ -12,13 +12,17 @@ order (NEST's order for its iaf models)::
     if not refractory:
         V <- membrane update from (V, syn, I_e + I_stim) at the start of the step
     else:
-        refractory counter -= 1            (V stays clamped at V_reset)
+        refractory counter -= 1
+        V held (current-based: V_reset after a spike, or what Simulation.set wrote),
+        V <- V_reset (conductance-based: NEST's iaf_cond_* reset V in every such step)
     syn <- P_syn @ syn                     (exact decay of synaptic states)
     syn[receptor_state[r]] += receptor_gain[r] * input[r]   for each receptor r
         (receptor_state[r] == -1 means "add to V", as iaf_psc_delta does; that input
          is discarded while refractory)
-    V <- max(V, V_min)
-    if V >= V_th: spike, V <- V_reset, refractory counter <- t_ref / dt
+    if not refractory: V <- max(V, V_min)  (NEST clamps in free steps only)
+    if V >= V_th: spike, V <- V_reset, refractory counter <- ceil(t_ref / dt)
+        (V_reset < V_th is required, as in NEST, so a conductance-based neuron never
+         fires while refractory)
 
 Membrane update, ``membrane == "current"``::
 

@@ -44,8 +44,10 @@ DEVICES = {
         "poisson",
         {
             "rate": DeviceParam(0.0, "frequency", False, "mean rate of each train (Hz)"),
-            "start": DeviceParam(0.0, "time", False, "active from this time on (ms)"),
-            "stop": DeviceParam(INF, "time", False, "active before this time (ms)"),
+            "start": DeviceParam(
+                0.0, "time", False, "spikes at t > start + dt (ms; NEST 3's timing)"
+            ),
+            "stop": DeviceParam(INF, "time", False, "spikes at t <= stop + dt (ms)"),
         },
         "Independent Poisson spike train per synapse; exact Poisson count per step.",
     ),
@@ -57,9 +59,11 @@ DEVICES = {
                 [],
                 "time",
                 True,
-                "spike times (ms, on the dt grid); one list for all, "
+                "spike times (ms; off the dt grid rounded up to it); one list for all, "
                 "or a list of lists, one per generator",
             ),
+            "start": DeviceParam(0.0, "time", False, "emits the spikes at t > start (ms)"),
+            "stop": DeviceParam(INF, "time", False, "emits the spikes at t <= stop (ms)"),
         },
         "Emits spikes at given times; a spike at t reaches a target at t + delay.",
     ),
@@ -68,7 +72,7 @@ DEVICES = {
         "current",
         {
             "amplitude": DeviceParam(0.0, "current", False, "current (pA)"),
-            "start": DeviceParam(0.0, "time", False, "on from this time (ms)"),
+            "start": DeviceParam(0.0, "time", False, "on from this time (ms; 0 acts as dt)"),
             "stop": DeviceParam(INF, "time", False, "off from this time (ms)"),
         },
         "Constant current between start and stop.",
@@ -77,8 +81,10 @@ DEVICES = {
         "step_current_generator",
         "current",
         {
-            "amplitude_times": DeviceParam([], "time", True, "times of the steps (ms)"),
+            "amplitude_times": DeviceParam([], "time", True, "times of the steps (ms, > 0)"),
             "amplitude_values": DeviceParam([], "current", True, "current from each time (pA)"),
+            "start": DeviceParam(0.0, "time", False, "on from this time (ms)"),
+            "stop": DeviceParam(INF, "time", False, "off from this time (ms)"),
         },
         "Piecewise-constant current.",
     ),
@@ -89,10 +95,18 @@ DEVICES = {
             "mean": DeviceParam(0.0, "current", False, "mean current (pA)"),
             "std": DeviceParam(0.0, "current", False, "stationary standard deviation (pA)"),
             "tau": DeviceParam(1.0, "time", False, "correlation time of the OU process (ms)"),
-            "start": DeviceParam(0.0, "time", False, "on from this time (ms)"),
+            "dt": DeviceParam(
+                0.0,
+                "time",
+                False,
+                "NEST's process instead: a new N(mean, std^2) every dt (ms, a whole number "
+                "of steps), held in between; 0 (default): the OU current",
+            ),
+            "start": DeviceParam(0.0, "time", False, "on from this time (ms; 0 acts as dt)"),
             "stop": DeviceParam(INF, "time", False, "off from this time (ms)"),
         },
         "Ornstein-Uhlenbeck current, independent per target, advanced by its exact "
-        "update I' = mean + (I - mean) e^{-dt/tau} + std sqrt(1 - e^{-2 dt/tau}) xi.",
+        "update I' = mean + (I - mean) e^{-dt/tau} + std sqrt(1 - e^{-2 dt/tau}) xi; "
+        "with its own dt > 0, NEST's noise_generator (piecewise constant).",
     ),
 }

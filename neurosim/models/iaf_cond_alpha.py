@@ -37,6 +37,10 @@ the scheme is second-order accurate (local error ``O(h^3)``, global error
 ``O(h^2)``, measured in ``tests/models/test_propagators.py``).  NEST integrates the
 same ODE with an adaptive RKF45 solver instead.
 
+Refractoriness as NEST's: ``V_m = V_reset`` in every step of the refractory period
+(also when :meth:`neurosim.Simulation.set` wrote another value), the threshold not
+tested; the conductances keep evolving and receiving input.
+
 Arrays
 ------
 ``n`` neurons, ``S = 4`` synaptic states (``dg_ex``, ``g_ex``, ``dg_in``, ``g_in``),
@@ -90,11 +94,13 @@ MODEL = NeuronModel(
     params={
         "C_m": Entry(250.0, "pF", "Membrane capacitance"),
         "g_L": Entry(16.6667, "nS", "Leak conductance"),
-        "t_ref": Entry(2.0, "ms", "Duration of the absolute refractory period"),
+        "t_ref": Entry(
+            2.0, "ms", "Duration of the absolute refractory period (rounded up to steps, as NEST)"
+        ),
         "E_L": Entry(-70.0, "mV", "Leak reversal potential"),
         "V_reset": Entry(-60.0, "mV", "Reset potential after a spike"),
         "V_th": Entry(-55.0, "mV", "Spike threshold"),
-        "V_min": Entry(-np.inf, "mV", "Lower bound of V_m (-inf: none; not in NEST)"),
+        "V_min": Entry(-np.inf, "mV", "Lower bound of V_m in free steps (-inf: none; not in NEST)"),
         "I_e": Entry(0.0, "pA", "Constant external input current"),
         "E_ex": Entry(0.0, "mV", "Excitatory reversal potential"),
         "E_in": Entry(-85.0, "mV", "Inhibitory reversal potential"),

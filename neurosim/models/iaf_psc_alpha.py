@@ -142,11 +142,13 @@ MODEL = NeuronModel(
     params={
         "C_m": Entry(250.0, "pF", "Membrane capacitance"),
         "tau_m": Entry(10.0, "ms", "Membrane time constant"),
-        "t_ref": Entry(2.0, "ms", "Duration of the absolute refractory period"),
+        "t_ref": Entry(
+            2.0, "ms", "Duration of the absolute refractory period (rounded up to steps, as NEST)"
+        ),
         "E_L": Entry(-70.0, "mV", "Resting (leak reversal) potential"),
         "V_reset": Entry(-70.0, "mV", "Reset potential after a spike"),
         "V_th": Entry(-55.0, "mV", "Spike threshold"),
-        "V_min": Entry(-np.inf, "mV", "Lower bound of V_m (-inf: none)"),
+        "V_min": Entry(-np.inf, "mV", "Lower bound of V_m in free steps (-inf: none)"),
         "I_e": Entry(0.0, "pA", "Constant external input current"),
         "tau_syn_ex": Entry(2.0, "ms", "Rise time (peak time) of excitatory alpha PSCs"),
         "tau_syn_in": Entry(2.0, "ms", "Rise time (peak time) of inhibitory alpha PSCs"),

@@ -65,6 +65,13 @@ def mix64(z):
 
 
 @_jit
+def _dsteps_f(d, dt):
+    """A delay (ms) in steps as :func:`neurosim.network.timing.delay_steps` (NEST's
+    ``floor(d * steps_per_ms + 0.5)``), as a float (infinite for huge ``d``)."""
+    return np.floor(d * (1.0 / dt) + 0.5)
+
+
+@_jit
 def id_key(key, gid):
     """``rng.id_keys`` for one id."""
     return mix64(mix64(key ^ np.uint64(gid)))
@@ -519,8 +526,8 @@ def _bracket(kind, a0, a1, a2, a3, z, out, exact, quant, dt, margin):
     ``v = a0 + a1 z`` (kind 3: clipped to [a2, a3]) as :func:`_draw` computes it is
     in ``[v(z - margin), v(z + margin)]`` (IEEE rounding is monotone).  Where every
     value there is stored alike -- ``quant`` 0: the same float32 and sign; 1: the same
-    ``rint(v / dt)`` -- and (kind 4) inside the bounds, ``out[q]`` is that interval's
-    low end, else ``exact[q]`` is set (drawn exactly, or redrawn, by the caller)."""
+    delay step (:func:`_dsteps_f`) -- and (kind 4) inside the bounds, ``out[q]`` is that
+    interval's low end, else ``exact[q]`` is set (drawn exactly, or redrawn, by the caller)."""
     for q in range(z.shape[0]):
         v1 = a0 + a1 * (z[q] - margin)
         v2 = a0 + a1 * (z[q] + margin)
@@ -536,7 +543,7 @@ def _bracket(kind, a0, a1, a2, a3, z, out, exact, quant, dt, margin):
             same = np.float32(lo) == np.float32(hi) and (lo > 0.0) == (hi > 0.0)
             same = same and lo != 0.0 and hi != 0.0
         else:
-            same = np.rint(lo / dt) == np.rint(hi / dt)
+            same = _dsteps_f(lo, dt) == _dsteps_f(hi, dt)  # float: no int overflow
         out[q] = lo
         exact[q] = not (inside and same)
 
@@ -545,7 +552,7 @@ def _bracket(kind, a0, a1, a2, a3, z, out, exact, quant, dt, margin):
 def _draw_batch(kind, a, key, subs, gid0, tgt, j, lo, hi, out, tmp, scr, iscr, quant, dt, margin):
     """``out[i - lo]``: the draw ``_draw(kind, *a, id_key(key, gid0 + tgt[i]), j[i])``
     for ``i`` in ``lo:hi`` (``quant`` < 0), or a value stored alike (``quant`` 0: the
-    same float32 and sign, for weights; 1: the same ``rint(v / dt)``, for delays).
+    same float32 and sign, for weights; 1: the same delay step, for delays).
     ``subs``: the sub-keys ``id_key(key, gid0 + t)`` of all targets ``t``, or empty
     (then computed here).
 
@@ -666,20 +673,21 @@ def scatter(
 
     A weight is ``warr[i]`` when ``wkind < 0``, else ``_draw(wkind, *wa)`` at counter
     ``j[i]`` of the stream ``id_key(wkey, post_gid0 + tgt[i])`` (delays likewise, in
-    ms, then rounded half to even to ticks of ``dt``); ``subs`` (uint64, (2, n_post)
-    or (2, 0)): those streams' sub-keys by target, if precomputed.  The receptor port is
-    ``rec_fixed`` when >= 0, else by the weight's sign; ``absw``: store ``|w|``.
-    ``lim[0]``, ``lim[1]``: running min and max delay in ticks.  Returns 0 or an
+    ms, then rounded to steps as NEST rounds them, :func:`_dsteps_f`); ``subs``
+    (uint64, (2, n_post) or (2, 0)): those streams' sub-keys by target, if precomputed.
+    The receptor port is ``rec_fixed`` when >= 0, else by the weight's sign; ``absw``:
+    store ``|w|``.  ``lim[0]``, ``lim[1]``: running min and max delay in ticks.  Returns 0 or an
     error code (``ERR_DELAY_LOW``, ``ERR_DELAY_HIGH``, ``ERR_BOUNDS``; stops there).
     ``drawn``: None when weight and delay are constants (``wkind == dkind == 0``), so
     that the drawing code is not compiled (neurosim/_numba_gate.py); True otherwise.
     """
     if wkind == 0 and dkind == 0:  # constant weight and delay: one value for all
-        st = np.int64(np.rint(da[0] / dt))
-        if st < 1:
+        sf = _dsteps_f(da[0], dt)
+        if sf < 1.0:
             return ERR_DELAY_LOW
-        if st > 65535:
+        if sf > 65535.0:
             return ERR_DELAY_HIGH
+        st = np.int64(sf)
         lim[0] = min(lim[0], st)
         lim[1] = max(lim[1], st)
         w = wa[0]
@@ -820,9 +828,10 @@ def _scatter_drawn(
         high = False
         for q in range(m):
             w = wv[q]
-            s = np.int64(np.rint(dv[q] / dt))
-            low |= s < 1
-            high |= s > 65535
+            sf = _dsteps_f(dv[q], dt)
+            low |= sf < 1.0
+            high |= sf > 65535.0
+            s = np.int64(sf) if sf <= 65535.0 else np.int64(65536)
             lo = min(lo, s)
             hi = max(hi, s)
             if rec_fixed >= 0:

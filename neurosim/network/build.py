@@ -26,6 +26,7 @@ threads (and, the draws being keyed by target, of ranks).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,7 @@ from .. import rng
 from ..models import get_model
 from . import rules
 from .spec import NetworkSpec, SpecError, Value
+from .timing import ceil_steps, delay_steps
 
 S_MAX = 4  # synaptic states per neuron, padded (iaf_psc_alpha / iaf_cond_alpha use 4)
 C_MAX = 2  # conductances per neuron
@@ -206,7 +208,7 @@ def propagator_rows(model, params, dt):
         rows[name] = np.broadcast_to(params[name], (n,)).astype(np.float64)
     rows["g_L"] = np.broadcast_to(params.get("g_L", np.zeros(1)), (n,)).astype(np.float64)
     rows["ref_ticks"] = np.broadcast_to(
-        np.round(params["t_ref"] / dt).astype(np.int32), (n,)
+        ceil_steps(params["t_ref"], dt).astype(np.int32), (n,)
     ).copy()
     return rows
 
@@ -348,7 +350,7 @@ class _Projection:
     def steps(self, d):
         """Delays in ms -> ticks, checked."""
         spec, proj, dt = self.spec, self.proj, self.spec.dt
-        steps = np.round(d / dt).astype(np.int64)
+        steps = delay_steps(d, dt)
         if len(steps) and steps.min() < 1:
             raise SpecError(
                 spec.path,
@@ -669,6 +671,7 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
         lay = layouts[pop.name]
         model = get_model(pop.model)
         pp = _pop_params(spec, pop, model, lay)
+        check_reset_below_threshold(pp, spec.path, f"populations.{pop.name}.params")
         params[pop.name] = pp
         rows = propagator_rows(model, pp, dt)
         nrows = len(rows["P_VV"])
@@ -894,6 +897,23 @@ def _finish_devices(b, pois, cur):
             b.max_delay = max(b.max_delay, int(arr.max()))
 
 
+def check_reset_below_threshold(params, path, field):
+    """NEST's rule V_reset < V_th, neuron by neuron (drawn values included)."""
+    if "V_reset" not in params or "V_th" not in params:
+        return
+    vr, vt = np.broadcast_arrays(np.asarray(params["V_reset"]), np.asarray(params["V_th"]))
+    bad = np.nonzero(vr >= vt)[0] if vr.ndim else np.nonzero([vr >= vt])[0]
+    if len(bad):
+        i = int(bad[0])
+        raise SpecError(
+            path,
+            f"{field}.V_reset",
+            f"expected V_reset < V_th (NEST's rule); {len(bad)} neuron(s) have V_reset >= "
+            f"V_th, the first: V_reset {float(np.ravel(vr)[i])} mV, V_th "
+            f"{float(np.ravel(vt)[i])} mV",
+        )
+
+
 def _spike_generators(b, emit=True):
     """Spike-generator events, sorted by (step, gid); only on the emitting rank (0), so
     that each event is exchanged once."""
@@ -908,10 +928,14 @@ def _spike_generators(b, emit=True):
         lay = b.layouts[pop.name]
         times = pop.params["spike_times"]
         rows = times if times and isinstance(times[0], list) else [times] * pop.size
+        # NEST's window: the spikes at start < t <= stop
+        k0 = ceil_steps(pop.params.get("start", 0.0), b.dt)
+        k1 = ceil_steps(pop.params.get("stop", math.inf), b.dt)
         for i, row in enumerate(rows):
             if not row:
                 continue
-            s = np.round(np.asarray(row) / b.dt).astype(np.int64) - 1  # emitted in step s
+            k = ceil_steps(np.asarray(row, np.float64), b.dt)
+            s = k[(k > k0) & (k <= k1)] - 1  # the spike at k dt is emitted in step k - 1
             steps.append(s)
             gids.append(np.full(len(s), lay.gid0 + i, np.int64))
     if steps:

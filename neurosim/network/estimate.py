@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .timing import delay_steps
+
 MiB = 1 << 20
 GiB = 1 << 30
 
@@ -304,9 +306,10 @@ def _estimate_spiking(spec, ranks, backend):
         whole = _count(pr.rule, pr.rule_args, pre.size, post.size, free, spec.base_dir)
         mine = whole * (local[pr.post] / post.size) if post.size else 0.0
         try:
-            dmax = int(round(pr.delay.max_possible() / dt))
+            dmax_ms = pr.delay.max_possible()
         except Exception:  # noqa: BLE001 - unbounded: the build finds out
-            dmax = 1 << 16
+            dmax_ms = math.inf
+        dmax = delay_steps(dmax_ms, dt) if math.isfinite(dmax_ms) else 1 << 16
         if pre.kind == "current":
             dev_cur += mine
             if pre.model == "noise_generator":

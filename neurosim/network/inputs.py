@@ -6,8 +6,14 @@ generator steps ``n`` in ``[k0 - max_delay, k0 + nsteps)``; a current synapse wi
 emits in its step ``n`` acts on the target in step ``n + D``, as a spike emitted in
 step ``n`` does).  dc and step-current generators are one channel each; every
 noise-generator synapse is a channel of its own (an independent Ornstein-Uhlenbeck
-current per target, as NEST's noise_generator gives each target its own noise).
+current per target, or with the generator's own ``dt`` NEST's piecewise-constant noise;
+NEST's noise_generator gives each target its own noise too).
 Normal deviates come from the counter-based streams, so all backends see the same bits.
+
+Timing follows NEST 3 as measured (``tests/reference/make_nest_devices.py``): device
+times go to steps as :mod:`neurosim.network.timing` says (off the grid: rounded up); a
+current device emits nothing in generator step 0, so ``start: 0`` acts as ``start:
+dt``; a Poisson generator emits spikes stamped ``start + dt < t <= stop + dt``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,14 @@ import math
 import numpy as np
 
 from .. import rng
+from .timing import NEVER, ceil_steps
+
+
+def current_on(p, n, dt):
+    """Whether a current generator with parameters ``p`` (its ``start`` and ``stop``, ms)
+    emits in generator step(s) ``n``: ``start <= n dt < stop``, and never in step 0 (NEST
+    3 treats ``start: 0`` as ``start: dt``)."""
+    return (n >= max(ceil_steps(p["start"], dt), 1)) & (n < ceil_steps(p["stop"], dt))
 
 
 class CurrentInputs:
@@ -51,9 +65,6 @@ class CurrentInputs:
     def empty(self) -> bool:
         return self.n_channels == 0
 
-    def _step_ticks(self, t):
-        return int(round(t / self.dt)) if math.isfinite(t) else np.iinfo(np.int64).max // 4
-
     def table(self, k0: int, nsteps: int) -> tuple[np.ndarray, int]:
         """Amplitudes for generator steps ``[k0 - max_delay, k0 + nsteps)``.
 
@@ -69,13 +80,13 @@ class CurrentInputs:
         n = np.arange(base, base + width)
         for c, (model, p) in enumerate(self.gens):
             if model == "dc_generator":
-                on = (n >= self._step_ticks(p["start"])) & (n < self._step_ticks(p["stop"]))
-                amp[c] = np.where(on, p["amplitude"], 0.0)
+                amp[c] = np.where(current_on(p, n, self.dt), p["amplitude"], 0.0)
             elif model == "step_current_generator":
-                ticks = np.array([self._step_ticks(t) for t in p["amplitude_times"]], np.int64)
+                ticks = np.asarray(ceil_steps(p["amplitude_times"], self.dt), np.int64)
                 vals = np.asarray(p["amplitude_values"], np.float64)
                 idx = np.searchsorted(ticks, n, side="right") - 1
-                amp[c] = np.where(idx >= 0, vals[np.maximum(idx, 0)], 0.0)
+                on = current_on(p, n, self.dt) & (idx >= 0)
+                amp[c] = np.where(on, vals[np.maximum(idx, 0)], 0.0)
         if len(self.noise_syn):
             amp[len(self.gens) :] = self._noise(base, width)
         return amp, base
@@ -104,9 +115,18 @@ class CurrentInputs:
         for g in np.unique(self.noise_gen):
             sel = self.noise_gen == g
             p = self.gens[g][1]
-            active = self._step_ticks(p["start"]) <= n < self._step_ticks(p["stop"])
-            if not active:
+            if not current_on(p, n, self.dt):
                 self.noise_on[sel] = False
+                continue
+            if p["dt"] > 0:
+                # NEST's noise_generator: N(mean, std^2) drawn at the first active step
+                # and every dt after it, held in between (stateless: the draw's counter
+                # is the interval's index)
+                n0 = max(ceil_steps(p["start"], self.dt), 1)
+                j = (n - n0) // int(round(p["dt"] / self.dt))
+                xj = rng.normal(self.noise_key[sel], np.uint64(j))
+                vals[sel] = p["mean"] + p["std"] * xj
+                self.noise_on[sel] = True
                 continue
             e = math.exp(-self.dt / p["tau"])
             s = p["std"] * math.sqrt(-math.expm1(-2.0 * self.dt / p["tau"]))
@@ -131,7 +151,9 @@ class PoissonInputs:
         The step's mean is split into ``parts`` equal parts (each drawn with its own
         counter ``step * parts + part``) so that every table has a mean <= 10.
     start, stop : ndarray of int64, shape (G,)
-        Active in steps ``start <= k < stop``.
+        Active in emission steps ``start <= k < stop``: spikes stamped ``(k + 1) dt``,
+        from ``start + dt`` (exclusive) to ``stop + dt``, as NEST 3's poisson_generator
+        emits them (its documented ``start < t <= stop`` shifted by one step).
     """
 
     K = 64
@@ -142,11 +164,11 @@ class PoissonInputs:
         self.parts = np.ones(max(G, 1), np.int32)
         self.start = np.zeros(max(G, 1), np.int64)
         self.stop = np.zeros(max(G, 1), np.int64)
-        big = np.iinfo(np.int64).max // 4
         for g, (rate, start, stop) in enumerate(built.pois_gens):
             lam = rate * built.dt * 1e-3
             m, part = rng.poisson_split(lam)
             self.cdf[g] = rng.poisson_table(part, self.K)
             self.parts[g] = m
-            self.start[g] = int(round(start / built.dt))
-            self.stop[g] = int(round(stop / built.dt)) if math.isfinite(stop) else big
+            self.start[g] = ceil_steps(start, built.dt) + 1
+            stop_k = ceil_steps(stop, built.dt)
+            self.stop[g] = stop_k + 1 if stop_k != NEVER else NEVER

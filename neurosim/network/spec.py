@@ -31,6 +31,7 @@ from ..plasticity.spec import (
 )
 from ..units import UnitError, describe, dimension_of_unit, parse_quantity
 from . import scaling
+from .timing import delay_steps
 
 MAX_SIZE = 2_000_000_000
 MAX_DEPTH = 64
@@ -430,7 +431,7 @@ def _parse_simulation(ctx, doc):
     return dt, duration, seed
 
 
-def _parse_population(ctx, name, obj, path):
+def _parse_population(ctx, name, obj, path, dt):
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", name):
         raise ctx.err(
             path, "a population name is letters, digits, _ . / - (not starting with a digit)"
@@ -451,6 +452,18 @@ def _parse_population(ctx, name, obj, path):
         if initial:
             raise ctx.err(_join(path, "initial"), f"{model} has no state")
         out = {}
+        nest_only = sorted(set(params) & {"std_mod", "frequency", "phase"})
+        if model == "noise_generator" and nest_only:
+            raise ctx.err(
+                _join(_join(path, "params"), nest_only[0]),
+                "unknown key: NEST's sinusoidal modulation of the noise is not supported",
+            )
+        if model == "noise_generator" and "dt" in params and "tau" in params:
+            raise ctx.err(
+                _join(_join(path, "params"), "tau"),
+                "give tau (an Ornstein-Uhlenbeck current) or dt (NEST's piecewise-constant "
+                "noise), not both",
+            )
         _check_keys(ctx, params, _join(path, "params"), dev.params)
         for pname, entry in dev.params.items():
             ppath = _join(_join(path, "params"), pname)
@@ -459,7 +472,7 @@ def _parse_population(ctx, name, obj, path):
                 out[pname] = _parse_list_param(ctx, raw, entry.dimension, ppath, size)
             else:
                 out[pname] = _quantity(ctx, raw, entry.dimension, ppath)
-        _check_device(ctx, model, out, path)
+        _check_device(ctx, model, out, path, dt)
         return PopulationSpec(name, size, model, dev.kind, out, {}, path)
     try:
         m = get_model(model)
@@ -508,8 +521,9 @@ def _parse_list_param(ctx, raw, dimension, path, size):
 MAX_TIME_MS = 1e12
 
 
-def _check_device(ctx, model, p, path):
+def _check_device(ctx, model, p, path, dt):
     pp = _join(path, "params")
+    _warn_off_grid(ctx, model, p, pp, dt)
     if model == "poisson_generator":
         if not (p["rate"] >= 0 and math.isfinite(p["rate"])):
             raise ctx.err(_join(pp, "rate"), f"expected a rate >= 0, got {p['rate']} Hz")
@@ -520,6 +534,14 @@ def _check_device(ctx, model, p, path):
             raise ctx.err(_join(pp, "std"), "expected std >= 0")
         if not p["tau"] > 0:
             raise ctx.err(_join(pp, "tau"), "expected tau > 0")
+        if not (p["dt"] >= 0 and math.isfinite(p["dt"])):
+            raise ctx.err(_join(pp, "dt"), "expected dt >= 0 (0: the OU current)")
+        k = p["dt"] / dt
+        if p["dt"] > 0 and (round(k) < 1 or abs(k - round(k)) > 1e-9):
+            # NEST: "dt must be a multiple of the simulation resolution"
+            raise ctx.err(
+                _join(pp, "dt"), f"expected a whole number of steps of {dt:g} ms, got {p['dt']}"
+            )
     if model == "step_current_generator":
         t, v = p["amplitude_times"], p["amplitude_values"]
         if len(t) != len(v):
@@ -530,6 +552,9 @@ def _check_device(ctx, model, p, path):
             )
         if any(b <= a for a, b in zip(t, t[1:], strict=False)):
             raise ctx.err(_join(pp, "amplitude_times"), "expected strictly increasing times")
+        if t and t[0] <= 0:
+            # NEST: the amplitude can only change at strictly positive times
+            raise ctx.err(_join(pp, "amplitude_times"), "expected times > 0 ms")
     if model == "spike_generator":
         rows = p["spike_times"]
         rows = rows if rows and isinstance(rows[0], list) else [rows]
@@ -540,6 +565,31 @@ def _check_device(ctx, model, p, path):
                 raise ctx.err(_join(pp, "spike_times"), "expected times > 0 ms")
             if row and row[-1] > MAX_TIME_MS:
                 raise ctx.err(_join(pp, "spike_times"), f"expected times <= {MAX_TIME_MS:g} ms")
+
+
+def _warn_off_grid(ctx, model, p, pp, dt):
+    """Device times off the dt grid are rounded up to it (NEST, which refuses them,
+    rounds them so with ``allow_offgrid_times``): say so, once per field."""
+    import numpy as np
+
+    from .timing import ceil_steps, off_grid
+
+    for key in ("spike_times", "amplitude_times", "start", "stop"):
+        if key not in p:
+            continue
+        v = p[key]
+        if isinstance(v, list):
+            v = [x for row in v for x in row] if v and isinstance(v[0], list) else v
+        t = np.atleast_1d(np.asarray(v, np.float64))
+        bad = t[off_grid(t, dt)]
+        if len(bad):
+            first = float(bad[0])
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            ctx.warnings.append(
+                f"{_join(pp, key)}: {first:g} ms{more} is not on the dt grid ({dt:g} ms); "
+                f"rounded up to {ceil_steps(first, dt) * dt:g} ms, as NEST's "
+                "allow_offgrid_times does"
+            )
 
 
 _POSITIVE = ("C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "tau_syn", "g_L")
@@ -554,6 +604,23 @@ def _check_neuron_params(ctx, m, params, path):
             raise ctx.err(_join(path, name), f"expected a finite value, got {v.max_possible()}")
         if name == "t_ref" and not v.min_possible() >= 0:
             raise ctx.err(_join(path, name), "expected t_ref >= 0")
+    v_reset = params.get("V_reset", _default_value(m, "V_reset"))
+    v_th = params.get("V_th", _default_value(m, "V_th"))
+    known = v_reset is not None and v_th is not None
+    if known and not v_reset.min_possible() < v_th.max_possible():
+        # NEST: "Reset potential must be smaller than threshold" (drawn values are
+        # checked neuron by neuron when they are drawn)
+        raise ctx.err(
+            _join(path, "V_reset"),
+            f"expected V_reset < V_th (NEST's rule), got V_reset {v_reset.min_possible()} mV "
+            f">= V_th {v_th.max_possible()} mV",
+        )
+
+
+def _default_value(m, name):
+    if name not in m.params or m.params[name].default is None:
+        return None
+    return Value("const", (float(m.params[name].default),))
 
 
 def _parse_rule(ctx, rule, path, total_from_p=False):
@@ -649,11 +716,11 @@ def _parse_projections(ctx, doc, pops, dt):
             dmin = delay.min_possible()
             if not math.isfinite(delay.max_possible()) and delay.kind != "lognormal":
                 raise ctx.err(_join(path, "delay"), "expected a finite delay")
-            if round(dmin / dt) < 1 or dmin < 0:
+            if dmin < 0 or delay_steps(dmin, dt) < 1:
                 raise ctx.err(
                     _join(path, "delay"),
                     f"expected a delay >= dt ({dt} ms); got {dmin} ms, which rounds to "
-                    f"{max(0, round(dmin / dt))} steps on the dt grid",
+                    f"{max(0, delay_steps(dmin, dt))} steps on the dt grid",
                 )
             if delay.kind == "lognormal":
                 raise ctx.err(
@@ -663,7 +730,7 @@ def _parse_projections(ctx, doc, pops, dt):
             if delay.is_const and abs(delay.args[0] / dt - round(delay.args[0] / dt)) > 1e-9:
                 ctx.warnings.append(
                     f"{path}.delay: {delay.args[0]} ms is not a multiple of dt ({dt} ms); "
-                    f"rounded to {round(delay.args[0] / dt) * dt:g} ms"
+                    f"rounded to {delay_steps(delay.args[0], dt) * dt:g} ms (halves up, as NEST)"
                 )
             receptor = obj.get("receptor")
             if receptor is not None and receptor not in model.receptors:
@@ -949,7 +1016,7 @@ def build_spec(doc, path="<network>", text="") -> NetworkSpec:
         return build_ltc_spec(ctx, doc, name, dt, duration, seed, path, text)
     pops = {}
     for pname, obj in raw.items():
-        pops[pname] = _parse_population(ctx, pname, obj, f"populations.{pname}")
+        pops[pname] = _parse_population(ctx, pname, obj, f"populations.{pname}", dt)
     if not any(p.kind == "neuron" for p in pops.values()):
         raise ctx.err("populations", "expected at least one neuron population")
     projections = _parse_projections(ctx, doc, pops, dt)

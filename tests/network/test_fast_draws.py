@@ -12,6 +12,7 @@ from neurosim import rng
 from neurosim.network import _build_kernels as K
 from neurosim.network import rules
 from neurosim.network.build import build, sample
+from neurosim.network.timing import delay_steps
 
 KEY = rng.stream_key(9, rng.WEIGHT, 3)
 
@@ -73,7 +74,7 @@ def _stored(v, quant, dt):
     """What the CSR keeps: float32 weight and its sign, or the delay in ticks."""
     if quant == 0:
         return v.astype(np.float32), np.signbit(v)
-    return np.rint(v / dt).astype(np.int64), None
+    return delay_steps(v, dt), None
 
 
 N = rules.KIND["normal"]

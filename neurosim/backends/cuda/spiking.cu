@@ -212,7 +212,8 @@ __device__ __forceinline__ bool ns_neuron(
     vn = vinf + (v - vinf) * ns_pexp(gtot * (-dt / p[P_CM]));
   }
   if (!is_free) {
-    vn = v;
+    // held (current-based); V_reset (conductance-based, as NEST's iaf_cond_*)
+    vn = q[Q_MEMBRANE] == 1 ? p[P_VRESET] : v;
     rf = rf - 1;
   }
 
@@ -232,7 +233,7 @@ __device__ __forceinline__ bool ns_neuron(
       nw[st] = nw[st] + x;
     }
   }
-  vn = vn < p[P_VMIN] ? p[P_VMIN] : vn;  // np.maximum (NaN kept)
+  if (is_free) vn = vn < p[P_VMIN] ? p[P_VMIN] : vn;  // np.maximum (NaN kept), free steps
   bool fired = vn >= p[P_VTH];
   if (fired) {
     vn = p[P_VRESET];
