@@ -171,3 +171,11 @@ def test_step_current_times_must_be_positive(tmp_path):
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(neurosim.SpecError, match=r"amplitude_times.*> 0"):
         neurosim.load(path)
+
+
+def test_noise_generator_without_tau_or_dt_warns(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text(yaml.safe_dump(_noise_doc({"mean": 0, "std": 50})))
+    assert any("without tau or dt" in w for w in neurosim.load(path).warnings)
+    path.write_text(yaml.safe_dump(_noise_doc({"mean": 0, "std": 50, "tau": 0.5})))
+    assert not any("without tau or dt" in w for w in neurosim.load(path).warnings)

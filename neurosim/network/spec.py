@@ -458,6 +458,13 @@ def _parse_population(ctx, name, obj, path, dt):
                 _join(_join(path, "params"), nest_only[0]),
                 "unknown key: NEST's sinusoidal modulation of the noise is not supported",
             )
+        if model == "noise_generator" and "dt" not in params and "tau" not in params:
+            ctx.warnings.append(
+                f"{_join(path, 'params')}: noise_generator without tau or dt is an "
+                "Ornstein-Uhlenbeck current with tau = 1 ms, about twice the membrane "
+                "variance of NEST's noise_generator (dt = 1 ms); give tau, or dt for NEST's "
+                "process (docs/network-files.md)"
+            )
         if model == "noise_generator" and "dt" in params and "tau" in params:
             raise ctx.err(
                 _join(_join(path, "params"), "tau"),
