@@ -549,7 +549,7 @@ class Simulation:
                 len(names), len(self._spike_pops)
             )
             reports = [[pop, var, int(k)] for pop, var, _c, k, _i, _d in self.plan.groups]
-            arrays["recording/rows"] = np.array([self.step // k for *_, k in reports], np.int64)
+            arrays["recording/rows"] = np.array(self.plan.rows_until(self.step), np.int64)
         else:
             names, reports = [], []
         spec = self.spec

@@ -179,3 +179,58 @@ def test_noise_generator_without_tau_or_dt_warns(tmp_path):
     assert any("without tau or dt" in w for w in neurosim.load(path).warnings)
     path.write_text(yaml.safe_dump(_noise_doc({"mean": 0, "std": 50, "tau": 0.5})))
     assert not any("without tau or dt" in w for w in neurosim.load(path).warnings)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_record_windows_sample_as_nests_multimeter(backend, tmp_path):
+    """``record.state`` entries with start / stop keep NEST's multimeter samples (the
+    multiples of the interval stamped start < t <= stop), with the values of a run
+    that records everything, also when segments cut through a window."""
+    wins = REF["multimeter_windows"]
+    pops = {
+        f"N{i}": {"size": 1, "model": "iaf_psc_exp", "params": {"I_e": 300.0}}
+        for i in range(len(wins))
+    }
+    full = {
+        "simulation": {"dt": REF["dt"], "duration": 20.0},
+        "populations": pops,
+        "record": {
+            "state": [
+                {"population": f"N{i}", "variables": ["V_m"], "interval": w["interval"]}
+                for i, w in enumerate(wins)
+            ]
+        },
+    }
+    windowed = yaml.safe_load(yaml.safe_dump(full))
+    for i, w in enumerate(wins):
+        windowed["record"]["state"][i].update(start=w["start"], stop=w["stop"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, rec_full = _run(full, tmp_path / "a", backend)
+    path = tmp_path / "b" / "net.yaml"
+    path.write_text(yaml.safe_dump(windowed))
+    out = tmp_path / "b" / "out.h5"
+    sim = neurosim.Simulation(neurosim.load(path), output=out, backend=backend)
+    for seg in (3.0, 2.55, 0.05, 14.4):  # segment ends inside and at the windows' edges
+        sim.run(seg)
+    rows = dict(zip([g[0] for g in sim.plan.groups], sim.plan.rows_until(sim.step), strict=True))
+    sim.close()
+    with rec_full, neurosim.open(out) as rec:
+        for i, w in enumerate(wins):
+            t_all, v_all, _ = rec_full.report(f"N{i}", "V_m")
+            t, v, _ = rec.report(f"N{i}", "V_m")
+            assert np.allclose(t, w["times"], rtol=0, atol=1e-9), (t, w["times"])
+            assert rows[f"N{i}"] == len(w["times"])
+            keep = np.isin(np.round(t_all, 6), np.round(t, 6))
+            assert np.array_equal(v, v_all[keep])
+
+
+def test_record_window_bad_input(tmp_path):
+    doc = {
+        "populations": {"N": {"size": 1, "model": "iaf_psc_exp"}},
+        "record": {"state": [{"population": "N", "variables": ["V_m"], "start": 5, "stop": 2}]},
+    }
+    path = tmp_path / "net.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(neurosim.SpecError, match=r"record\.state.*stop.*expected stop >= start"):
+        neurosim.load(path)

@@ -7,10 +7,13 @@ accessors.  Nothing here imports numba or cupy.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..network.build import propagator_rows
 from ..network.inputs import CurrentInputs, PoissonInputs, current_on
+from ..network.timing import ceil_steps
 
 
 class RecordPlan:
@@ -36,6 +39,9 @@ class RecordPlan:
                 return -1 if var == "V_m" else model.syn_state.index(var)
 
         self.groups = []  # (population, variable, column slice, every, ids, dtype)
+        #: per group: samples stamped in steps lo < s <= hi are kept (the entry's start
+        #: and stop, NEST's multimeter window)
+        self.windows = []
         #: per (population, variable): every recorded id, on all ranks together
         self.all_ids = {}
         nidx, row, every = [], [], []
@@ -52,6 +58,12 @@ class RecordPlan:
                 row.extend([r] * len(mine))
                 every.extend([k] * len(mine))
                 self.groups.append((rs.population, var, slice(c0, len(nidx)), k, mine, rs.dtype))
+                self.windows.append(
+                    (
+                        ceil_steps(getattr(rs, "start", 0.0), built.dt),
+                        ceil_steps(getattr(rs, "stop", math.inf), built.dt),
+                    )
+                )
                 self.all_ids[(rs.population, var)] = ids
         self.nidx = np.asarray(nidx, np.int64)
         self.row = np.asarray(row, np.int64)
@@ -84,13 +96,29 @@ class RecordPlan:
         )
         self.buf[r, e] = vals
 
-    def chunk_samples(self, k0, nsteps):
-        """Per group: (population, variable, samples array [t, n], first sample step)."""
+    def rows_until(self, step):
+        """Per group: how many samples a recording holds after ``step`` steps (the
+        multiples of its interval stamped in its window, up to ``step``)."""
         out = []
-        for pop, var, cols, k, _ids, dtype in self.groups:
+        for (_p, _v, _c, k, _i, _d), (lo, hi) in zip(self.groups, self.windows, strict=True):
+            out.append(max(0, min(hi, step) // k - lo // k))
+        return out
+
+    def chunk_samples(self, k0, nsteps):
+        """Per group: (population, variable, samples array [t, n], first sample step),
+        the samples outside the group's window left out."""
+        out = []
+        for (pop, var, cols, k, _ids, dtype), (lo, hi) in zip(
+            self.groups, self.windows, strict=True
+        ):
             n = (k0 + nsteps) // k - k0 // k
             first = (k0 // k + 1) * k - 1
-            out.append((pop, var, self.buf[:n, cols].astype(dtype), first))
+            # row i is stamped (first + 1 + i k) dt; keep lo < stamp <= hi
+            i0 = max(0, -(-(lo + 1 - first - 1) // k)) if lo >= first + 1 else 0
+            i1 = min(n, (hi - first - 1) // k + 1) if hi < first + 1 + n * k else n
+            i1 = max(i0, i1)
+            rows = self.buf[i0:i1, cols].astype(dtype)
+            out.append((pop, var, rows, first + i0 * k))
         return out
 
 

@@ -143,6 +143,8 @@ class StateRecordSpec:
     interval: float
     dtype: str
     field: str
+    start: float = 0.0  # ms: samples stamped start < t <= stop (NEST's multimeter)
+    stop: float = math.inf
 
 
 @dataclass
@@ -872,7 +874,7 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen, defa
         ctx,
         entry,
         path,
-        ("population", "variables", "neurons", "interval", "dtype"),
+        ("population", "variables", "neurons", "interval", "dtype", "start", "stop"),
         ("population",) if default_variables else ("population", "variables"),
     )
     pop = entry["population"]
@@ -904,6 +906,12 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen, defa
     dtype = entry.get("dtype", "float64")
     if dtype not in ("float64", "float32"):
         raise ctx.err(_join(path, "dtype"), f"expected float64 or float32, got {_show(dtype)}")
+    start = _quantity(ctx, entry.get("start", 0.0), "time", _join(path, "start"))
+    stop = _quantity(ctx, entry.get("stop", math.inf), "time", _join(path, "stop"))
+    if not (start >= 0 and math.isfinite(start)):
+        raise ctx.err(_join(path, "start"), f"expected a time >= 0, got {start} ms")
+    if not stop >= start:
+        raise ctx.err(_join(path, "stop"), f"expected stop >= start ({start} ms), got {stop} ms")
     for v in variables:
         if (pop, v) in seen:
             raise ctx.err(
@@ -912,7 +920,7 @@ def parse_state_record(ctx, entry, path, pops, allowed, model_of, dt, seen, defa
                 f"{seen[(pop, v)]}; record it once (one report per variable)",
             )
         seen[(pop, v)] = path
-    return StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path)
+    return StateRecordSpec(pop, list(variables), ids, k * dt, dtype, path, start, stop)
 
 
 def _parse_record(ctx, doc, pops, dt, projections=()):

@@ -18,6 +18,8 @@ What NEST's stimulation devices emit and when, at resolution 0.1 ms, 1 thread:
   among the parrots, so every step of the window shows up; the chance that one step
   has none is e^-100) with and without start/stop; spike_generator with a start/stop
   window, and with off-grid times (allow_offgrid_times).
+* "multimeter_windows": the sample times of multimeters with start / stop (NEST: the
+  multiples of the interval stamped start < t <= stop), for neurosim's record windows.
 * "noise": the membrane variance of 200 iaf_psc_delta neurons (no threshold in reach)
   driven by NEST's noise_generator (std 100 pA, a new value every dt = 1 ms): neurosim's
   noise_generator with the same ``dt`` is NEST's process, so the variances agree within
@@ -152,6 +154,34 @@ def run_noise():
     }
 
 
+#: multimeter windows (interval, start, stop): NEST samples at multiples of the interval
+#: stamped start < t <= stop
+MULTIMETER_WINDOWS = [(1.0, 5.0, 10.0), (0.1, 5.0, 5.5), (0.3, 1.0, 3.0), (0.5, 0.0, 2.0)]
+
+
+def run_multimeter_windows():
+    _reset()
+    n = nest.Create("iaf_psc_exp", params={"I_e": 300.0})
+    mms = []
+    for interval, start, stop in MULTIMETER_WINDOWS:
+        mm = nest.Create(
+            "multimeter",
+            params={"record_from": ["V_m"], "interval": interval, "start": start, "stop": stop},
+        )
+        nest.Connect(mm, n)
+        mms.append(mm)
+    nest.Simulate(20.0)
+    return [
+        {
+            "interval": iv,
+            "start": st,
+            "stop": sp,
+            "times": np.round(mm.get("events")["times"], 6).tolist(),
+        }
+        for (iv, st, sp), mm in zip(MULTIMETER_WINDOWS, mms, strict=True)
+    ]
+
+
 def _reset():
     nest.ResetKernel()
     nest.set(resolution=DT, local_num_threads=1)
@@ -198,6 +228,7 @@ def main(out=None):
         "current": [run_current(c) for c in CURRENT_CASES],
         "spikes": [run_spikes(c) for c in SPIKE_CASES],
         "noise": run_noise(),
+        "multimeter_windows": run_multimeter_windows(),
     }
     with open(out, "w") as fh:
         json.dump(data, fh, indent=1)
