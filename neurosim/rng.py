@@ -54,6 +54,13 @@ def stream_key(seed: int, purpose: int, *names) -> np.uint64:
     return np.uint64(int.from_bytes(h.digest(), "little"))
 
 
+#: Draws of a bounded normal before giving up (NEST's nest.math.redraw: 1000).  The
+#: first 64 use the counters ``64 c + attempt`` of the value's stream, the rest the
+#: counters ``1024 c + attempt`` of the stream ``id_keys(sub, REDRAW_ID)``.
+NORMAL_TRIES = 1000
+REDRAW_ID = 0x5EED_0000_0000_0064
+
+
 def id_keys(key: np.uint64, ids) -> np.ndarray:
     """Per-id sub-keys: ``mix64(mix64(key ^ id))`` for an array of global ids."""
     ids = np.asarray(ids, dtype=np.uint64)

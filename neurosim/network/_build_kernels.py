@@ -37,6 +37,7 @@ import math
 import numba as nb
 import numpy as np
 
+from .. import rng as _rng
 from .._numba_gate import gate
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -52,6 +53,9 @@ _U64 = np.uint64(64)
 _TWO_M53 = 1.0 / 9007199254740992.0
 _TWO_PI = 2.0 * np.pi
 MAX_REDRAW = 10_000
+NORMAL_TRIES = _rng.NORMAL_TRIES  # a bounded normal's draws (rng.py: which counters)
+_REDRAW_ID = _rng.REDRAW_ID
+_U1024 = np.uint64(1024)
 
 
 _jit = nb.njit(cache=True, nogil=True)
@@ -108,9 +112,13 @@ def _draw(kind, a0, a1, a2, a3, sub, ctr):
         return min(max(v, a2), a3)
     attempt = 1
     while v < a2 or v > a3:
-        if attempt >= 64:
+        if attempt >= NORMAL_TRIES:
             return math.nan  # the bounds reject almost every draw (ERR_BOUNDS)
-        v = a0 + a1 * normal(sub, base + np.uint64(attempt))
+        if attempt < 64:
+            v = a0 + a1 * normal(sub, base + np.uint64(attempt))
+        else:  # the 64 counters of this draw are used up: a stream of its own
+            c2 = np.uint64(ctr) * _U1024 + np.uint64(attempt)
+            v = a0 + a1 * normal(id_key(sub, _REDRAW_ID), c2)
         attempt += 1
     return v
 

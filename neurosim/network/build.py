@@ -76,12 +76,32 @@ def sample(value: Value, subkeys, counter) -> np.ndarray:
     bad = np.nonzero((out < lo) | (out > hi))[0]
     attempt = 1
     while len(bad):
-        if attempt >= 64:
-            raise ValueError("normal distribution bounds reject almost every draw")
-        out[bad] = mean + std * rng.normal(subkeys[bad], base[bad] + np.uint64(attempt))
+        if attempt >= rng.NORMAL_TRIES:
+            raise BoundsError(
+                f"normal({mean:g}, {std:g}) with bounds [{lo:g}, {hi:g}]: no value inside "
+                f"them in {rng.NORMAL_TRIES} draws (NEST's redraw gives up there too)"
+            )
+        if attempt < 64:
+            out[bad] = mean + std * rng.normal(subkeys[bad], base[bad] + np.uint64(attempt))
+        else:  # the value's 64 counters are used up: a stream of its own (as the kernels)
+            sub2 = rng.id_keys(subkeys[bad], np.uint64(rng.REDRAW_ID))
+            ctr2 = counter[bad] * np.uint64(1024) + np.uint64(attempt)
+            out[bad] = mean + std * rng.normal(sub2, ctr2)
         bad = bad[(out[bad] < lo) | (out[bad] > hi)]
         attempt += 1
     return out
+
+
+def _sample_or_say(value, subkeys, spec, field):
+    """:func:`sample` at counter 0, a :class:`BoundsError` said as the field's error."""
+    try:
+        return sample(value, subkeys, 0)
+    except BoundsError as exc:
+        raise SpecError(spec.path, field, str(exc)) from None
+
+
+class BoundsError(ValueError):
+    """A bounded normal's bounds rejected every one of ``rng.NORMAL_TRIES`` draws."""
 
 
 @dataclass
@@ -172,7 +192,7 @@ def _pop_params(spec, pop, model, layout):
         else:
             het = True
             sub = rng.id_keys(rng.stream_key(*key, name), gids)
-            out[name] = sample(v, sub, 0)
+            out[name] = _sample_or_say(v, sub, spec, f"populations.{pop.name}.params.{name}")
     if het:
         out = {k: np.broadcast_to(v, (layout.count,)).copy() for k, v in out.items()}
     layout.heterogeneous = het
@@ -280,8 +300,8 @@ class _Projection:
             )
         if proj.rule == "all_to_all":
             return rules.all_to_all(pre.size, targets, self.no_autapse)
-        if proj.rule == "one_to_one":
-            return rules.one_to_one(targets)
+        if proj.rule == "one_to_one":  # onto itself without autapses: none (as NEST)
+            return rules.one_to_one(targets[:0] if self.no_autapse else targets)
         if proj.rule == "fixed_outdegree":
             return rules.fixed_outdegree(
                 self.key,
@@ -328,10 +348,24 @@ class _Projection:
         if value.kind == "const":
             return np.full(len(tgt), value.args[0], np.float64)
         out = np.empty(len(tgt), np.float64)
-        _K().draw_values(
-            _kind(value), *_args(value), np.uint64(key), int(self.lq.gid0), tgt, j, out
-        )
+        try:
+            _K().draw_values(
+                _kind(value), *_args(value), np.uint64(key), int(self.lq.gid0), tgt, j, out
+            )
+        except ValueError:  # the kernel's: a bounded normal found no value in its tries
+            self._bounds_error()
         return out
+
+    def _bounds_error(self):
+        proj = self.proj
+        which = [n for n in ("weight", "delay") if getattr(proj, n).kind == "normal"]
+        raise SpecError(
+            self.spec.path,
+            f"{proj.field}.{which[0] if len(which) == 1 else 'weight'}",
+            f"a bounded normal {' or '.join(which) or 'value'} found no value inside its "
+            f"bounds in {rng.NORMAL_TRIES} draws (NEST's redraw gives up there too): widen "
+            "the bounds, or use clip: true",
+        )
 
     def collect(self):
         """All synapses at once (device projections): ``(src, tgt, j, w, d)``."""
@@ -395,7 +429,9 @@ class _Projection:
             code = K.R_ALL
             units, need, per_unit = (units if n_pre > 0 else 0), n_pre, n_pre
         elif proj.rule == "one_to_one":
+            # onto itself without autapses every pair is an autapse: none (as NEST)
             code, per_unit = K.R_ONE, 1
+            units = 0 if self.no_autapse else units
         elif proj.rule == "fixed_outdegree":
             code, k, gid0, walk = K.R_OUTDEGREE, int(a["k"]), int(self.lp.gid0), True
             units, need, per_unit = (n_pre if k > 0 else 0), k, k
@@ -578,7 +614,7 @@ class _Projection:
         if e == K.ERR_DELAY_HIGH:
             raise SpecError(spec.path, f"{proj.field}.delay", "delays above 65535 steps")
         if e == K.ERR_BOUNDS:
-            raise ValueError("normal distribution bounds reject almost every draw")
+            self._bounds_error()
         if e == K.ERR_INTERNAL:
             raise RuntimeError("network build: drawn values sent down the constant path")
         raise RuntimeError("connection rule cannot satisfy its constraints")
@@ -685,7 +721,9 @@ def build(spec: NetworkSpec, targets_of=None, part=None) -> Built:
         for sname, entry in model.state.items():
             if sname in pop.initial:
                 sub = rng.id_keys(rng.stream_key(spec.seed, rng.INITIAL, pop.name, sname), gids)
-                vals = sample(pop.initial[sname], sub, 0)
+                vals = _sample_or_say(
+                    pop.initial[sname], sub, spec, f"populations.{pop.name}.initial.{sname}"
+                )
             elif sname == "V_m":
                 vals = np.broadcast_to(pp["E_L"], (lay.count,))
             else:

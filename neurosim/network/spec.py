@@ -46,6 +46,8 @@ RULES = {
     "from_file": {"path": "str"},
 }
 RULE_FLAGS = ("allow_autapses", "allow_multapses")
+#: NEST's conn_spec argument names, for the error that says what they are here
+NEST_RULE_ARGS = {"indegree": "k", "outdegree": "k", "N": "n"}
 
 
 class SpecError(Exception):
@@ -300,6 +302,16 @@ def parse_value(ctx, value, dimension, path) -> Value:
                 raise ctx.err(p, f"expected min < max, got {lo}, {hi}")
             if _bool(ctx, args.get("clip", False), _join(p, "clip")):
                 return Value("normal_clipped", (mean, std, lo, hi))
+            keep = _normal_mass(mean, std, lo, hi)
+            if keep < 0.005:
+                # values out of bounds are redrawn, at most 1000 times (as NEST's redraw):
+                # below this share nearly every network of a few hundred draws fails
+                raise ctx.err(
+                    p,
+                    f"min and max keep {keep:.2%} of normal({mean:g}, {std:g})'s values; "
+                    "out-of-bounds values are redrawn at most 1000 times (as NEST's redraw): "
+                    "widen the bounds, or use clip: true",
+                )
             return Value("normal", (mean, std, lo, hi))
         if kind == "lognormal":
             if not isinstance(args, dict):
@@ -626,6 +638,17 @@ def _check_neuron_params(ctx, m, params, path):
         )
 
 
+def _normal_mass(mean, std, lo, hi):
+    """The probability of [lo, hi] under normal(mean, std)."""
+    if std == 0:
+        return 1.0 if lo <= mean <= hi else 0.0
+
+    def cdf(x):
+        return 0.5 * math.erfc(-(x - mean) / (std * math.sqrt(2.0)))
+
+    return cdf(hi) - cdf(lo)
+
+
 def _default_value(m, name):
     if name not in m.params or m.params[name].default is None:
         return None
@@ -654,6 +677,12 @@ def _parse_rule(ctx, rule, path, total_from_p=False):
             raise ctx.err(_join(p, name), "give n (synapses) or p (probability), not both")
         arg_kinds = {"p": "dimensionless"}
     allowed = tuple(arg_kinds) + RULE_FLAGS + (("pre", "post") if name == "from_file" else ())
+    for key in args:
+        ours = NEST_RULE_ARGS.get(key)
+        if ours is not None and key not in allowed and ours in arg_kinds:
+            raise ctx.err(
+                _join(_join(p, name), key), f"unknown key; NEST's {key!r} is {ours!r} here"
+            )
     _check_keys(ctx, args, _join(p, name), allowed, tuple(arg_kinds))
     out = {}
     for key, kind in arg_kinds.items():
@@ -699,7 +728,12 @@ def _parse_projections(ctx, doc, pops, dt):
         rule, rule_args, flags = _parse_rule(ctx, obj["rule"], path, total_from_p=True)
         for k in RULE_FLAGS:
             if k in obj:
-                flags[k] = _bool(ctx, obj[k], _join(path, k))
+                v = _bool(ctx, obj[k], _join(path, k))
+                if k in flags and flags[k] != v:
+                    raise ctx.err(
+                        _join(path, k), f"{k} is {v} here and {flags[k]} in the rule; give it once"
+                    )
+                flags[k] = v
         prepop = pops[pre]
         for post in posts:
             if not isinstance(post, str) or post not in pops:
@@ -723,18 +757,24 @@ def _parse_projections(ctx, doc, pops, dt):
             weight = parse_value(ctx, raw_w, wdim, _join(path, "weight"))
             delay = parse_value(ctx, obj.get("delay", 1.0), "time", _join(path, "delay"))
             dmin = delay.min_possible()
-            if not math.isfinite(delay.max_possible()) and delay.kind != "lognormal":
-                raise ctx.err(_join(path, "delay"), "expected a finite delay")
+            if delay.kind == "lognormal":
+                raise ctx.err(
+                    _join(path, "delay"),
+                    "lognormal delays are not supported; use uniform or normal with min >= dt",
+                )
+            if not math.isfinite(delay.max_possible()):
+                raise ctx.err(
+                    _join(path, "delay"),
+                    "expected a bounded delay: the ring buffer is sized by the largest delay "
+                    "that can be drawn, so a normal delay needs max (and min >= dt)"
+                    if delay.kind in ("normal", "normal_clipped")
+                    else "expected a finite delay",
+                )
             if dmin < 0 or delay_steps(dmin, dt) < 1:
                 raise ctx.err(
                     _join(path, "delay"),
                     f"expected a delay >= dt ({dt} ms); got {dmin} ms, which rounds to "
                     f"{max(0, delay_steps(dmin, dt))} steps on the dt grid",
-                )
-            if delay.kind == "lognormal":
-                raise ctx.err(
-                    _join(path, "delay"),
-                    "lognormal delays are not supported; use uniform or normal with min >= dt",
                 )
             if delay.is_const and abs(delay.args[0] / dt - round(delay.args[0] / dt)) > 1e-9:
                 ctx.warnings.append(
@@ -747,6 +787,15 @@ def _parse_projections(ctx, doc, pops, dt):
                     _join(path, "receptor"),
                     f"unknown receptor {receptor!r} of "
                     f"{model.name}" + _suggest(receptor, model.receptors),
+                )
+            conductance = prepop.kind != "current" and wdim == "conductance"
+            if receptor is not None and conductance and weight.min_possible() < 0:
+                # without a receptor the sign picks the port (NEST's rule); with one, a
+                # negative conductance has no meaning
+                raise ctx.err(
+                    _join(path, "weight"),
+                    f"expected a conductance >= 0 on the explicit receptor {receptor!r}, got "
+                    f"{weight.min_possible()} nS",
                 )
             if prepop.kind == "current" and rule not in ("all_to_all", "one_to_one"):
                 pass  # any rule works: each synapse carries the generator's current
@@ -764,13 +813,23 @@ def _parse_projections(ctx, doc, pops, dt):
                     "fixed_total_number draws with multapses; allow_multapses: false is not "
                     "supported for it",
                 )
-            if rule == "fixed_indegree" and not flags.get("allow_multapses", True):
-                avail = prepop.size - (0 if flags.get("allow_autapses", True) or pre != post else 1)
-                if rule_args["k"] > avail:
+            self_loop = pre == post and not flags.get("allow_autapses", True)
+            if rule in ("fixed_indegree", "fixed_outdegree"):
+                other = prepop.size if rule == "fixed_indegree" else postpop.size
+                avail = other - (1 if self_loop else 0)
+                what = "sources" if rule == "fixed_indegree" else "targets"
+                if not flags.get("allow_multapses", True) and rule_args["k"] > avail:
+                    # NEST: "Indegree / Outdegree cannot be larger than population size"
                     raise ctx.err(
                         _join(path, "rule"),
-                        f"k = {rule_args['k']} exceeds the "
-                        f"{avail} distinct sources without multapses",
+                        f"k = {rule_args['k']} exceeds the {avail} distinct {what} without "
+                        "multapses",
+                    )
+                if avail < 1 and rule_args["k"] > 0:
+                    raise ctx.err(
+                        _join(path, "rule"),
+                        f"k = {rule_args['k']}, but no {what[:-1]} is allowed (a population of "
+                        "one onto itself without autapses)",
                     )
             if rule == "from_file":
                 fpath = rule_args["path"]

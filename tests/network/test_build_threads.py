@@ -90,15 +90,16 @@ simulation: {dt: 0.1 ms, duration: 10 ms, seed: 3}
 populations:
   E: {size: 40, model: iaf_psc_exp}
 projections:
-  - {pre: E, post: E, rule: {fixed_total_number: {n: 900}}, delay: 1 ms,
-     weight: {normal: {mean: 0 pA, std: 1 pA, min: 40 pA}}}
+  - {pre: E, post: E, rule: {fixed_total_number: {n: 9000}}, delay: 1 ms,
+     weight: {normal: {mean: 0 pA, std: 1 pA, min: 2.55 pA}}}
 """
 
 
 def test_an_error_in_a_block_is_raised(tmp_path, small_blocks, monkeypatch):
-    """A block that fails (here: bounds 40 standard deviations from the mean) ends the
-    build with the serial build's error, not with a half-filled network."""
+    """A block that fails (here: bounds that keep 0.54 % of the draws, so that 1000
+    redraws fail for about 1 synapse in 230) ends the build with the serial build's
+    error, not with a half-filled network."""
     path = tmp_path / "bad.yaml"
     path.write_text(BAD)
-    with pytest.raises(ValueError, match="bounds reject almost every draw"):
+    with pytest.raises(neurosim.SpecError, match="bounded normal weight found no value"):
         _build_on(neurosim.load(str(path)), 2, monkeypatch)
