@@ -578,7 +578,12 @@ def _info(args):
             f"{a.get('t_stop', 0):g} ms simulated, dt {a.get('dt')} ms, seed {a.get('seed')}, "
             f"backend {a.get('backend')}, complete {bool(a.get('complete'))}"
         )
-        rows = {p: population_summary(rec, p, t_start=t_start) for p in rec.spike_populations}
+        from .io.chunked import RecordingError
+
+        try:
+            rows = {p: population_summary(rec, p, t_start=t_start) for p in rec.spike_populations}
+        except RecordingError as exc:
+            raise _BadInput(str(exc)) from None
         _print_table(rows, cv=True)
         for pop in rec.report_populations:
             for var in rec.variables(pop):

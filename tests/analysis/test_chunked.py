@@ -101,8 +101,11 @@ def test_population_summary_reads_in_chunks(brunel_h5, monkeypatch):
         # `neurosim info` never reads the whole population at once
         monkeypatch.setattr(type(rec), "spikes", None)
         s = A.population_summary(rec, "E", t_start=20.0)
-        empty = A.population_summary(rec, "E", t_start=500.0)
+        # a window the recording does not cover is an error, as in the API
+        # (neurosim.analysis.population_rates), not an empty row
+        for bad in (500.0, -100.0):
+            with pytest.raises(A.RecordingError, match="--t-start"):
+                A.population_summary(rec, "E", t_start=bad)
     assert s["spikes"] == sel.sum() and s["neurons"] == 800 and s["cv_neurons"] == used
     assert s["rate_hz"] == pytest.approx(sel.sum() / (800 * 0.18), rel=1e-12)
     assert s["cv_isi"] == pytest.approx(cv, rel=1e-12)
-    assert empty["spikes"] == 0 and empty["rate_hz"] == 0.0 and np.isnan(empty["cv_isi"])
