@@ -120,13 +120,14 @@ def report_info(rec, population, variable):
         ``times`` (ndarray, shape (T,), ms: the stamp of each row, computed as
         :meth:`Recording.report` does), ``node_ids`` (ndarray of int64, shape (n,)),
         ``shape`` ((T, n)), ``units`` (str), ``dtype``, ``chunk_rows`` (rows per
-        stored chunk).
+        stored chunk), ``interval`` (ms between samples, also with one sample).
     """
     g = rec._f["report"][population][variable]
     d = g["data"]
     start, _stop, step = g["mapping"]["time"][()]
     return {
         "times": start + step * np.arange(d.shape[0]),
+        "interval": float(step),
         "node_ids": g["mapping"]["node_ids"][()].astype(np.int64),
         "shape": tuple(d.shape),
         "units": rec.units(population, variable),

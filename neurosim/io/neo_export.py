@@ -26,6 +26,8 @@ import os
 
 import numpy as np
 
+from .chunked import report_info
+
 #: Output suffixes and the Neo IO that writes them.
 NEO_SUFFIXES = {".nix": "NixIO", ".h5": "NixIO"}
 
@@ -103,7 +105,7 @@ def to_neo(rec, spike_populations=None, reports=None):
             units = pq.Quantity(1.0, unit).units
         except (LookupError, ValueError, TypeError, AttributeError):
             units = pq.dimensionless
-        step = float(times[1] - times[0]) if len(times) > 1 else float(a.get("dt", 1.0))
+        step = report_info(rec, p, v)["interval"]  # the stored one (also for one sample)
         start = float(times[0]) if len(times) else step
         sig = neo.AnalogSignal(
             np.asarray(data),

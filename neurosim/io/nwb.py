@@ -25,6 +25,8 @@ import uuid
 
 import numpy as np
 
+from .chunked import report_info
+
 #: Recording units -> (NWB SI unit, conversion factor to it).
 SI_UNITS = {
     "mV": ("volts", 1e-3),
@@ -123,6 +125,7 @@ def to_nwb(rec, spike_populations=None, reports=None, source_path=None):
                 VectorData(name="node_id", description="population-local node id", data=node),
             ],
             description="spikes of every neuron of the recorded populations (neurosim)",
+            resolution=float(a["dt"]) * 1e-3,  # s: spikes lie on the step grid
         )
     cols = {"timeseries": [], "column": [], "population": [], "node_id": []}
     for p, v in reports:
@@ -130,8 +133,7 @@ def to_nwb(rec, spike_populations=None, reports=None, source_path=None):
         unit = rec.units(p, v) or "n/a"
         si_unit, conv = SI_UNITS.get(unit, (unit, 1.0))
         sname = f"{p}_{v}"
-        # with fewer than two samples the rate is unknown here: dt stands in for it
-        step = float(times[1] - times[0]) if len(times) > 1 else float(a["dt"])
+        step = report_info(rec, p, v)["interval"]  # the stored one (also for one sample)
         start = float(times[0]) if len(times) else step
         nwb.add_acquisition(
             TimeSeries(

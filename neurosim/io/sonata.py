@@ -161,6 +161,9 @@ def write_edges(path, connections, overwrite=False):
                 del ids
                 gi = ind.create_group(index[0])
                 gi.create_dataset("node_id_to_ranges", data=n2r)
+                # bmtk's reader and builder name it in the singular: the same data twice
+                # (a hard link), so that libsonata and bmtk both open the file
+                gi["node_id_to_range"] = gi["node_id_to_ranges"]
                 gi.create_dataset("range_to_edge_id", data=r2e)
                 del n2r, r2e
             g.create_dataset("edge_type_id", data=np.full(n, type_id, np.uint32))
@@ -505,6 +508,10 @@ def _model_params(template, dyn, dyn_path, where):
             close = difflib.get_close_matches(k, list(model.params) + list(model.state), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise SonataError(dyn_path, k, f"unknown parameter of {model.name}{hint}")
+    if "V_m" not in initial:
+        # NEST (bmtk's pointnet) starts V_m at the model's default, whatever E_L says;
+        # a network file's default would be E_L
+        initial["V_m"] = float(model.state["V_m"].default)
     return model.name, params, initial
 
 
@@ -771,6 +778,10 @@ def _edge_type_defaults(types, t, syn_dir, types_file):
                 out[k] = _number(v, dpath, k)
             elif str(v).split(":")[-1] != "static_synapse":
                 raise SonataError(dpath, k, f"only static_synapse is supported, got {v!r}")
+    if "delay" in row and row["delay"] is None:
+        # bmtk's point-neuron builder takes the table's delay column, NULL included (then
+        # NEST's default, 1 ms), over the synapse's dynamics_params
+        out.pop("delay", None)
     for col, key in (("syn_weight", "weight"), ("delay", "delay"), ("nsyns", "nsyns")):
         if row.get(col) is not None:
             out[key] = _number(row[col], types_file, f"{where}: {col}")

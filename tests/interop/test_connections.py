@@ -3,6 +3,7 @@
 import dataclasses
 import textwrap
 
+import h5py
 import numpy as np
 import pytest
 
@@ -151,6 +152,12 @@ def test_connections_command_sonata_edges_read_by_libsonata(network_file, built,
         eff = pop.efferent_edges([s0]).flatten()
         assert len(aff) == int((c.target == t0).sum()) and len(eff) == int((c.source == s0).sum())
         assert np.all(pop.target_nodes(libsonata.Selection(aff)) == t0)
+    # bmtk's reader wants the index in the singular: the same data under both names
+    with h5py.File(out, "r") as f:
+        for name in storage.population_names:
+            for side in ("source_to_target", "target_to_source"):
+                g = f["edges"][name]["indices"][side]
+                assert np.array_equal(g["node_id_to_range"][()], g["node_id_to_ranges"][()])
 
 
 def test_connections_npz_feeds_from_file(network_file, built, tmp_path, capsys):

@@ -122,3 +122,30 @@ def test_export_bad_input(recording, tmp_path, capsys):
     existing = tmp_path / "exists.nwb"
     existing.write_text("")
     assert "--overwrite" in _error(capsys, ["export", rec, "--to", "nwb", "-o", str(existing)])
+
+
+def test_a_report_of_one_sample_keeps_its_interval(network_file, tmp_path, capsys):
+    """NWB's rate and Neo's sampling period come from the stored interval, not from dt,
+    when a report has a single sample (1 ms interval, 1.5 ms run)."""
+    pynwb = pytest.importorskip("pynwb")
+    import yaml
+
+    doc = yaml.safe_load(open(network_file))
+    entry = {"population": "E", "variables": ["V_m"], "neurons": "0:3", "interval": "1 ms"}
+    doc["record"] = {"spikes": ["E"], "state": [entry]}
+    net = tmp_path / "one.yaml"
+    net.write_text(yaml.safe_dump(doc))
+    rec = tmp_path / "one.h5"
+    neurosim.Simulation(neurosim.load(net), output=rec, backend="numpy").run(1.5)
+    out = tmp_path / "one.nwb"
+    assert main(["export", str(rec), "--to", "nwb", "-o", str(out)]) == 0
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        nwb = io.read()
+        ts = nwb.acquisition["E_V_m"]
+        assert ts.data.shape[0] == 1 and ts.rate == pytest.approx(1000.0)
+        assert nwb.units.resolution == pytest.approx(1e-4)  # dt 0.1 ms, in s
+    from neurosim.io.neo_export import to_neo
+
+    with neurosim.open(rec) as r:
+        sig = to_neo(r).segments[0].analogsignals[0]
+    assert float(sig.sampling_period.rescale("ms").magnitude) == pytest.approx(1.0)

@@ -393,3 +393,38 @@ def test_import_sonata_bad_input(tmp_path, capsys):
     del cfg["networks"]
     (tmp_path / "circuit_config.json").write_text(json.dumps(cfg))
     assert "networks" in err(["import-sonata", str(config), "-o", out])
+
+
+def test_import_follows_bmtk_pointnet_on_start_potential_and_null_delays(tmp_path, capsys):
+    """What a review running bmtk's pointnet (NEST 3.10) found: NEST starts V_m at the
+    model's -70 mV whatever E_L is, so an imported population without V_m starts there
+    (a network file's own default is E_L); an edge type whose delay column is NULL gets
+    NEST's 1 ms, even with a delay in its synapse's dynamics_params."""
+    _components(tmp_path)
+    config = _h5py_circuit(tmp_path)
+    exc = dict(EXC, E_L=-65.0)
+    exc.pop("V_m", None)
+    (tmp_path / "components" / "cell_models" / "exc.json").write_text(json.dumps(exc))
+    syn = {"model": "static_synapse", "delay": 2.0}
+    (tmp_path / "components" / "synaptic_models" / "delayed.json").write_text(json.dumps(syn))
+    (tmp_path / "network" / "V1_V1_edge_types.csv").write_text(
+        "edge_type_id model_template delay dynamics_params\n100 static_synapse NULL delayed.json\n"
+    )
+    out = tmp_path / "net.yaml"
+    assert main(["import-sonata", str(config), "-o", str(out)]) == 0, capsys.readouterr().err
+    spec = neurosim.load(out)
+    e = spec.populations["V1.e"]
+    assert e.params["E_L"].args == (-65.0,)
+    assert e.initial["V_m"].args == (-70.0,)
+    from neurosim.network.build import build
+
+    b = build(spec)
+    V = b.V[b.layouts["V1.e"].n0 : b.layouts["V1.e"].n0 + e.size]
+    assert np.all(V == -70.0)
+    # the edge type's own values: the NULL delay column wins over dynamics_params
+    from neurosim.io.sonata import _edge_type_defaults, _read_types_csv
+
+    types_file = tmp_path / "network" / "V1_V1_edge_types.csv"
+    syn_dir = tmp_path / "components" / "synaptic_models"
+    d = _edge_type_defaults(_read_types_csv(types_file), 100, str(syn_dir), str(types_file))
+    assert "delay" not in d  # so 1 ms, NEST's default, as bmtk connects it
