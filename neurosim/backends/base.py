@@ -7,8 +7,6 @@ accessors.  Nothing here imports numba or cupy.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..network.build import propagator_rows
@@ -58,12 +56,7 @@ class RecordPlan:
                 row.extend([r] * len(mine))
                 every.extend([k] * len(mine))
                 self.groups.append((rs.population, var, slice(c0, len(nidx)), k, mine, rs.dtype))
-                self.windows.append(
-                    (
-                        ceil_steps(getattr(rs, "start", 0.0), built.dt),
-                        ceil_steps(getattr(rs, "stop", math.inf), built.dt),
-                    )
-                )
+                self.windows.append((ceil_steps(rs.start, built.dt), ceil_steps(rs.stop, built.dt)))
                 self.all_ids[(rs.population, var)] = ids
         self.nidx = np.asarray(nidx, np.int64)
         self.row = np.asarray(row, np.int64)
@@ -114,9 +107,8 @@ class RecordPlan:
             n = (k0 + nsteps) // k - k0 // k
             first = (k0 // k + 1) * k - 1
             # row i is stamped (first + 1 + i k) dt; keep lo < stamp <= hi
-            i0 = max(0, -(-(lo + 1 - first - 1) // k)) if lo >= first + 1 else 0
-            i1 = min(n, (hi - first - 1) // k + 1) if hi < first + 1 + n * k else n
-            i1 = max(i0, i1)
+            stamps = first + 1 + k * np.arange(n)
+            i0, i1 = np.searchsorted(stamps, [lo, hi], side="right")
             rows = self.buf[i0:i1, cols].astype(dtype)
             out.append((pop, var, rows, first + i0 * k))
         return out
