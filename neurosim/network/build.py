@@ -352,7 +352,9 @@ class _Projection:
             _K().draw_values(
                 _kind(value), *_args(value), np.uint64(key), int(self.lq.gid0), tgt, j, out
             )
-        except ValueError:  # the kernel's: a bounded normal found no value in its tries
+        except ValueError as exc:  # the kernel's: a bounded normal found no value
+            if "bounds reject" not in str(exc):
+                raise
             self._bounds_error()
         return out
 
