@@ -194,7 +194,11 @@ class Simulation:
         self.step = 0
         self.sim_time = 0.0
         lay = self.built.layouts
-        self._spike_pops = [p for p in spec.record_spikes if p in lay]
+        # in gid order, whatever order record.spikes lists them in: _store looks a
+        # spike's population up by searchsorted on their first gids
+        self._spike_pops = sorted(
+            (p for p in spec.record_spikes if p in lay), key=lambda p: lay[p].gid0
+        )
         self._gid0 = np.array([lay[p].gid0 for p in self._spike_pops], np.int64)
         self._gid1 = np.array([lay[p].gid0 + lay[p].size for p in self._spike_pops], np.int64)
         self.spike_counts = {p: 0 for p in self._spike_pops}

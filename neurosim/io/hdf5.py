@@ -412,11 +412,14 @@ class Writer:
                 rows = None
                 col_of = {int(x): c for c, x in enumerate(mine)}
                 parts = []  # (file, old columns, new columns)
+                t0 = every * self.dt  # the first stamp: the old files' (a window may start late)
                 for x, (_, _, reps) in zip(files, sources, strict=True):
                     if (pop, var) not in reps:
                         continue
                     n = reps[(pop, var)]
                     ids = x["report"][pop][var]["mapping"]["node_ids"][()]
+                    if n:
+                        t0 = float(x["report"][pop][var]["mapping"]["time"][0])
                     rows = n if rows is None else min(rows, n)
                     old_c = [c for c, gid in enumerate(ids) if int(gid) in col_of]
                     new_c = [col_of[int(ids[c])] for c in old_c]
@@ -425,7 +428,7 @@ class Writer:
                 rows = rows or 0
                 d.resize((rows, d.shape[1]))
                 tm = f["report"][pop][var]["mapping"]["time"]
-                tm[0] = every * self.dt
+                tm[0] = t0
                 tm[1] = tm[0] + rows * tm[2]
                 step = max(1, chunk // max(1, d.shape[1]))
                 for a in range(0, rows, step):

@@ -169,3 +169,51 @@ def test_resume_keeps_set_overrides_seed_and_duration(tmp_path):
     assert main(["resume", str(out), "--quiet"]) == 0
     assert_same(ref, out)
     assert contents(out)[1]["seed"] == 11
+
+
+WINDOWED = """
+simulation: {dt: 0.1 ms, duration: 50 ms, seed: 4}
+populations:
+  A: {size: 3, model: iaf_psc_exp, params: {I_e: 400 pA}}
+  B: {size: 2, model: iaf_psc_exp, params: {I_e: 500 pA}}
+record:
+  spikes: [B, A]
+  state:
+    - {population: A, variables: [V_m], interval: 1 ms, start: 10 ms}
+    - {population: B, variables: [V_m], interval: 0.3 ms, start: 2 ms, stop: 31 ms}
+"""
+
+
+def test_a_killed_run_resumes_with_its_windows_and_spike_order(tmp_path):
+    """A writer killed after a checkpoint leaves its file with SWMR flags, so the resume
+    rebuilds the recording from it: a record window that had started keeps its sample
+    times (they started at `interval` before), and record.spikes listed out of the
+    file's population order keeps every spike (B's were lost before)."""
+    import subprocess
+    import sys
+
+    net = tmp_path / "net.yaml"
+    net.write_text(WINDOWED)
+    ref = tmp_path / "ref.h5"
+    Simulation(str(net), output=ref, backend="numpy").run().close()
+    out = tmp_path / "crash.h5"
+    code = (
+        "import os, neurosim\n"
+        f"sim = neurosim.Simulation({str(net)!r}, output={str(out)!r}, backend='numpy', "
+        "checkpoint_every='20 ms')\n"
+        "orig = sim.checkpoint\n"
+        "def ck(*a):\n"
+        "    orig(*a)\n"
+        "    os._exit(9)\n"
+        "sim.checkpoint = ck\n"
+        "sim.run()\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 9, p.stderr
+    sim = Simulation.resume(out)
+    assert sim.step == 200
+    sim.run()
+    sim.close()
+    assert_same(ref, out)
+    c, _ = contents(ref)
+    assert len(c["B"][0]) > 0 and c[("A", "V_m")][0][0] == 11.0
