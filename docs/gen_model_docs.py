@@ -77,6 +77,13 @@ def docstring_to_markdown(doc: str) -> str:
     return text.strip() + "\n"
 
 
+def _initial(name, entry):
+    """The initial value column: V_m starts at E_L in a network file."""
+    if name == "V_m":
+        return "`E_L`"
+    return _fmt(entry.default)
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -112,9 +119,16 @@ def render(model) -> str:
     parts.append(
         _table(
             ["Name", "Initial value", "Unit", "Description"],
-            [[f"`{k}`", _fmt(e.default), e.unit, e.doc] for k, e in model.state.items()],
+            [[f"`{k}`", _initial(k, e), e.unit, e.doc] for k, e in model.state.items()],
         )
     )
+    if "V_m" in model.state and "E_L" in model.params:
+        parts += [
+            "",
+            "`V_m` starts at `E_L` unless the population's `initial` sets it (NEST starts it "
+            f"at {_fmt(model.state['V_m'].default)} mV whatever `E_L` is, and so does a "
+            "SONATA circuit imported with `neurosim import-sonata`).",
+        ]
 
     defaults = {k: np.array([e.default]) for k, e in model.params.items()}
     prop = model.propagator(defaults, GAIN_DT)

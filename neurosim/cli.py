@@ -563,27 +563,22 @@ def _info(args):
         t_start = parse_quantity(args.t_start, "time")
     except UnitError as exc:
         raise _BadInput(f"--t-start: {exc}") from None
-    if not os.path.isfile(args.recording):
-        raise _BadInput(f"{args.recording}: no such recording")
-    from . import open as open_recording
+    from .io.chunked import RecordingError
+    from .io.commands import open_neurosim_recording
 
-    try:
-        rec = open_recording(args.recording)
-    except OSError as exc:
-        raise _BadInput(f"{args.recording}: not a readable HDF5 recording ({exc})") from None
+    # the checks of export and plot: a file, HDF5, a neurosim recording, not truncated
+    rec = open_neurosim_recording(args.recording)
     with rec:
         a = rec.attrs
+        try:  # before the header, so that a bad window prints only its error
+            rows = {p: population_summary(rec, p, t_start=t_start) for p in rec.spike_populations}
+        except RecordingError as exc:
+            raise _BadInput(str(exc)) from None
         print(
             f"{args.recording}: network '{a.get('network_name', '?')}', "
             f"{a.get('t_stop', 0):g} ms simulated, dt {a.get('dt')} ms, seed {a.get('seed')}, "
             f"backend {a.get('backend')}, complete {bool(a.get('complete'))}"
         )
-        from .io.chunked import RecordingError
-
-        try:
-            rows = {p: population_summary(rec, p, t_start=t_start) for p in rec.spike_populations}
-        except RecordingError as exc:
-            raise _BadInput(str(exc)) from None
         _print_table(rows, cv=True)
         for pop in rec.report_populations:
             for var in rec.variables(pop):

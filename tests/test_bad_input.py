@@ -53,6 +53,18 @@ CASES = [
         ["projections[0].delay", "delay >= dt", "0.04"],
     ),
     (
+        "sub_dt_delay_rounding_up",  # 0.05 ms would round to one step: refused all the same
+        GOOD.replace("weight: 10 pA, delay: 1 ms", "weight: 10 pA, delay: 0.05 ms"),
+        ["projections[0].delay", "delay >= dt", "0.05"],
+    ),
+    (
+        "sub_dt_delay_distribution",
+        GOOD.replace(
+            "weight: 10 pA, delay: 1 ms", "weight: 10 pA, delay: {uniform: [0.09 ms, 1 ms]}"
+        ),
+        ["projections[0].delay", "delay >= dt", "0.09", "smallest value"],
+    ),
+    (
         "dtype",
         GOOD.replace("seed: 1}", "seed: 1, dtype: float16}"),
         ["simulation.dtype", "expected float64 or float32", "float16"],

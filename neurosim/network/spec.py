@@ -770,11 +770,17 @@ def _parse_projections(ctx, doc, pops, dt):
                     if delay.kind in ("normal", "normal_clipped")
                     else "expected a finite delay",
                 )
-            if dmin < 0 or delay_steps(dmin, dt) < 1:
+            if not dmin >= dt * (1 - 1e-9):
+                # the rule, before any rounding (NEST would take 0.05 ms at dt 0.1
+                # as one step): a delay below dt is refused, not rounded up to it
                 raise ctx.err(
                     _join(path, "delay"),
-                    f"expected a delay >= dt ({dt} ms); got {dmin} ms, which rounds to "
-                    f"{max(0, delay_steps(dmin, dt))} steps on the dt grid",
+                    f"expected a delay >= dt ({dt} ms); got {dmin} ms"
+                    + (
+                        ", the smallest value the distribution can take"
+                        if not delay.is_const
+                        else ""
+                    ),
                 )
             if delay.is_const and abs(delay.args[0] / dt - round(delay.args[0] / dt)) > 1e-9:
                 ctx.warnings.append(
