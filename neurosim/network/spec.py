@@ -847,6 +847,16 @@ def _parse_projections(ctx, doc, pops, dt):
             synapse = None
             if obj.get("synapse") is not None:
                 synapse = parse_synapse(ctx, obj["synapse"], _join(path, "synapse"), prepop, wdim)
+                wmax = synapse.params.get("Wmax")
+                if wmax is not None and wfile is None:
+                    # NEST: "Weight and Wmax must have same sign" (0 counts as positive)
+                    lo, hi = weight.min_possible(), weight.max_possible()
+                    if (wmax >= 0 and lo < 0) or (wmax < 0 and hi >= 0):
+                        raise ctx.err(
+                            _join(path, "weight"),
+                            f"expected weights of Wmax's sign ({wmax:g}), as NEST requires; "
+                            f"the weight can be {lo if wmax >= 0 else hi:g}",
+                        )
             if wfile is not None:
                 if synapse is None:
                     raise ctx.err(
