@@ -26,11 +26,18 @@ from .. import rng
 from .timing import NEVER, ceil_steps
 
 
+def current_window(p, dt):
+    """The generator steps ``lo <= n < hi`` in which a current generator with parameters
+    ``p`` (its ``start`` and ``stop``, ms) emits: never step 0 (NEST 3 treats ``start:
+    0`` as ``start: dt``)."""
+    return max(ceil_steps(p["start"], dt), 1), ceil_steps(p["stop"], dt)
+
+
 def current_on(p, n, dt):
-    """Whether a current generator with parameters ``p`` (its ``start`` and ``stop``, ms)
-    emits in generator step(s) ``n``: ``start <= n dt < stop``, and never in step 0 (NEST
-    3 treats ``start: 0`` as ``start: dt``)."""
-    return (n >= max(ceil_steps(p["start"], dt), 1)) & (n < ceil_steps(p["stop"], dt))
+    """Whether a current generator with parameters ``p`` emits in generator step(s)
+    ``n`` (:func:`current_window`)."""
+    lo, hi = current_window(p, dt)
+    return (n >= lo) & (n < hi)
 
 
 class CurrentInputs:
@@ -60,6 +67,14 @@ class CurrentInputs:
         self.noise_on = np.zeros(len(self.noise_syn), bool)
         self.noise_next = -self.max_delay  # first generator step not yet computed
         self.noise_hist = np.zeros((len(self.noise_syn), 0))
+        # per noise generator: its window of steps, and its own dt in steps (0: OU); the
+        # per-step loop reads them instead of converting times every step
+        self.noise_win = {
+            g: current_window(self.gens[g][1], self.dt) for g in np.unique(self.noise_gen)
+        }
+        self.noise_every = {
+            g: int(round(self.gens[g][1]["dt"] / self.dt)) for g in np.unique(self.noise_gen)
+        }
 
     @property
     def empty(self) -> bool:
@@ -115,15 +130,15 @@ class CurrentInputs:
         for g in np.unique(self.noise_gen):
             sel = self.noise_gen == g
             p = self.gens[g][1]
-            if not current_on(p, n, self.dt):
+            n0, n1 = self.noise_win[g]
+            if not n0 <= n < n1:
                 self.noise_on[sel] = False
                 continue
-            if p["dt"] > 0:
+            if self.noise_every[g] > 0:
                 # NEST's noise_generator: N(mean, std^2) drawn at the first active step
                 # and every dt after it, held in between (stateless: the draw's counter
                 # is the interval's index)
-                n0 = max(ceil_steps(p["start"], self.dt), 1)
-                j = (n - n0) // int(round(p["dt"] / self.dt))
+                j = (n - n0) // self.noise_every[g]
                 xj = rng.normal(self.noise_key[sel], np.uint64(j))
                 vals[sel] = p["mean"] + p["std"] * xj
                 self.noise_on[sel] = True

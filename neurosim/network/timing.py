@@ -1,9 +1,9 @@
 """Times in ms onto the step grid, rounded as NEST 3 rounds them.
 
-NEST keeps time in integer tics (1 us by default) and converts with three rules, which
+NEST keeps time in integer tics (1 us by default) and converts with two rules, which
 neurosim follows so that a network ported from NEST keeps its steps
 (``tests/test_nest_devices.py``, and the t_ref and delay cases of
-``tests/test_nest_reference.py``):
+``tests/test_nest_edge_cases.py``):
 
 - a duration such as ``t_ref`` and every device time (``spike_times``,
   ``amplitude_times``, ``start``, ``stop``) goes to tics (to nearest), then to steps
