@@ -401,8 +401,11 @@ class _Projection:
         """An upper bound of the delays in ticks (inf when unknown before drawing)."""
         if self.file is not None and self.file[4] is not None:
             d = self.file[4]
-            return float(np.round(d.max() / self.spec.dt)) if len(d) else 1.0
-        return float(np.round(self.proj.delay.max_possible() / self.spec.dt))
+            return float(delay_steps(d.max(), self.spec.dt)) if len(d) else 1.0
+        dmax = self.proj.delay.max_possible()
+        # the rounding the stored delays get: a bound that rounds otherwise could pick
+        # uint8 for a delay of 256 steps
+        return float(delay_steps(dmax, self.spec.dt)) if math.isfinite(dmax) else math.inf
 
     # ---- the two passes of the CSR build, in parallel blocks (rule-based projections)
 
